@@ -1,0 +1,99 @@
+//! Colour: CMYK to RGB, and ICC profiles to sRGB (moxcms).
+
+use image::DynamicImage;
+use moxcms::{ColorProfile, DataColorSpace, Layout, ProfileText, TransformOptions};
+use std::sync::Arc;
+
+/// CMYK (or YCCK already turned into CMYK by libjpeg) to RGB. Adobe's files store the inks
+/// inverted (0 = full ink); `inverted` says so (the Adobe APP14 marker is present).
+pub(crate) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for px in cmyk.chunks_exact(4) {
+        let (c, m, y, k) = if inverted {
+            (px[0], px[1], px[2], px[3])
+        } else {
+            (255 - px[0], 255 - px[1], 255 - px[2], 255 - px[3])
+        };
+        // Here c/m/y/k are the "paper left" amounts: 255 = no ink.
+        let k = u16::from(k);
+        for v in [c, m, y] {
+            out.push(((u16::from(v) * k + 127) / 255) as u8);
+        }
+    }
+    out
+}
+
+fn text(t: &ProfileText) -> Option<String> {
+    match t {
+        ProfileText::PlainString(s) => Some(s.clone()),
+        ProfileText::Localizable(v) => v
+            .iter()
+            .find(|l| l.language == "en")
+            .or(v.first())
+            .map(|l| l.value.clone()),
+        ProfileText::Description(d) => Some(d.ascii_string.clone()),
+    }
+    .map(|s| s.trim_matches(char::from(0)).trim().to_string())
+    .filter(|s| !s.is_empty())
+}
+
+/// The profile's description (e.g. "Display P3"), if it parses and has one.
+pub(crate) fn icc_description(icc: &[u8]) -> Option<String> {
+    ColorProfile::new_from_slice(icc)
+        .ok()
+        .and_then(|p| p.description.as_ref().and_then(text))
+}
+
+/// A ready conversion from an embedded RGB profile to sRGB.
+#[derive(Clone)]
+pub(crate) struct ToSrgb {
+    rgb8: Arc<moxcms::Transform8BitExecutor>,
+    rgba8: Arc<moxcms::Transform8BitExecutor>,
+    rgb16: Arc<moxcms::Transform16BitExecutor>,
+    rgba16: Arc<moxcms::Transform16BitExecutor>,
+}
+
+impl ToSrgb {
+    /// `None` when no conversion is needed or possible: no profile, an sRGB profile, a
+    /// non-RGB profile (gray, CMYK: handled elsewhere), or a profile that does not parse
+    /// (then the pixels are taken as sRGB, which is what browsers do).
+    pub(crate) fn new(icc: &[u8]) -> Option<ToSrgb> {
+        let src = ColorProfile::new_from_slice(icc).ok()?;
+        if src.color_space != DataColorSpace::Rgb {
+            return None;
+        }
+        if src
+            .description
+            .as_ref()
+            .and_then(text)
+            .is_some_and(|d| d.to_ascii_lowercase().contains("srgb"))
+        {
+            return None;
+        }
+        let dst = ColorProfile::new_srgb();
+        let o = TransformOptions::default();
+        Some(ToSrgb {
+            rgb8: src.create_transform_8bit(Layout::Rgb, &dst, Layout::Rgb, o).ok()?,
+            rgba8: src.create_transform_8bit(Layout::Rgba, &dst, Layout::Rgba, o).ok()?,
+            rgb16: src.create_transform_16bit(Layout::Rgb, &dst, Layout::Rgb, o).ok()?,
+            rgba16: src.create_transform_16bit(Layout::Rgba, &dst, Layout::Rgba, o).ok()?,
+        })
+    }
+
+    /// Convert an RGB(A) image in place; gray images are left as they are.
+    pub(crate) fn apply(&self, img: &mut DynamicImage) {
+        fn run<V: Copy + Default>(t: &Arc<dyn moxcms::TransformExecutor<V> + Send + Sync>, px: &mut [V]) {
+            let src = px.to_vec();
+            // A failing transform (never seen: lengths match by construction) leaves the
+            // pixels unconverted rather than failing the whole render.
+            let _ = t.transform(&src, px);
+        }
+        match img {
+            DynamicImage::ImageRgb8(b) => run(&self.rgb8, b),
+            DynamicImage::ImageRgba8(b) => run(&self.rgba8, b),
+            DynamicImage::ImageRgb16(b) => run(&self.rgb16, b),
+            DynamicImage::ImageRgba16(b) => run(&self.rgba16, b),
+            _ => {}
+        }
+    }
+}

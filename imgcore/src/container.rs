@@ -1,0 +1,98 @@
+//! Small container walkers for facts the decoders do not report (frame counts). They read
+//! block headers only, never allocate per block, and stop at the first inconsistency.
+
+use crate::format::ImageFormat;
+use crate::{Error, Result};
+
+fn truncated(format: ImageFormat, what: &str) -> Error {
+    Error::Truncated {
+        format,
+        reason: what.into(),
+    }
+}
+
+/// Skip GIF data sub-blocks starting at `i`; returns the index after the terminator.
+fn skip_sub_blocks(b: &[u8], mut i: usize) -> Result<usize> {
+    loop {
+        let n = *b
+            .get(i)
+            .ok_or_else(|| truncated(ImageFormat::Gif, "the data ends inside a block"))?;
+        i += 1;
+        if n == 0 {
+            return Ok(i);
+        }
+        i += usize::from(n);
+    }
+}
+
+/// Count the frames of a GIF and say whether the first is interlaced.
+pub(crate) fn gif_frames(b: &[u8]) -> Result<(u32, bool)> {
+    const G: ImageFormat = ImageFormat::Gif;
+    if b.len() < 13 {
+        return Err(truncated(G, "the header is incomplete"));
+    }
+    let flags = b[10];
+    let mut i = 13usize;
+    if flags & 0x80 != 0 {
+        i += 3 << ((flags & 7) + 1);
+    }
+    let mut frames = 0u32;
+    let mut first_interlaced = false;
+    loop {
+        match b.get(i) {
+            None => {
+                // No trailer: the frames seen so far still count; the decoder decides
+                // whether the first frame is complete.
+                return if frames == 0 {
+                    Err(truncated(G, "the data ends before the first frame"))
+                } else {
+                    Ok((frames, first_interlaced))
+                };
+            }
+            Some(0x3B) => return Ok((frames.max(1), first_interlaced)),
+            Some(0x21) => {
+                i = skip_sub_blocks(b, i + 2)?;
+            }
+            Some(0x2C) => {
+                let desc = b
+                    .get(i + 1..i + 10)
+                    .ok_or_else(|| truncated(G, "the data ends inside an image descriptor"))?;
+                let f = desc[8];
+                if frames == 0 {
+                    first_interlaced = f & 0x40 != 0;
+                }
+                i += 10;
+                if f & 0x80 != 0 {
+                    i += 3 << ((f & 7) + 1);
+                }
+                i = skip_sub_blocks(b, i + 1)?; // +1: LZW minimum code size
+                frames = frames.saturating_add(1);
+            }
+            Some(&other) => {
+                return Err(Error::corrupt(G, format!("unexpected block 0x{other:02X}")));
+            }
+        }
+    }
+}
+
+/// Count the frames (`ANMF` chunks) of a WebP; 1 for a still image.
+pub(crate) fn webp_frames(b: &[u8]) -> Result<u32> {
+    const W: ImageFormat = ImageFormat::WebP;
+    let mut i = 12usize;
+    let mut frames = 0u32;
+    while i + 8 <= b.len() {
+        let id = &b[i..i + 4];
+        let len = u32::from_le_bytes([b[i + 4], b[i + 5], b[i + 6], b[i + 7]]) as usize;
+        if id == b"ANMF" {
+            frames = frames.saturating_add(1);
+        }
+        i = i
+            .saturating_add(8)
+            .saturating_add(len)
+            .saturating_add(len & 1);
+    }
+    if i == 12 {
+        return Err(truncated(W, "no chunks after the RIFF header"));
+    }
+    Ok(frames.max(1))
+}

@@ -1,0 +1,156 @@
+//! Encoders: JPEG (mozjpeg, libjpeg-turbo settings), PNG (image/png), WebP (libwebp),
+//! AVIF (ravif/rav1e).
+
+use crate::format::ImageFormat;
+use crate::spec::OutputSpec;
+use crate::{Error, Result};
+use image::{DynamicImage, ImageEncoder};
+
+/// Composite an image with alpha over white and drop the alpha channel (for JPEG).
+fn flatten_on_white(img: DynamicImage) -> DynamicImage {
+    fn over_white(c: u8, a: u8) -> u8 {
+        let (c, a) = (u32::from(c), u32::from(a));
+        ((c * a + 255 * (255 - a) + 127) / 255) as u8
+    }
+    match img {
+        DynamicImage::ImageLumaA8(b) => {
+            let (w, h) = b.dimensions();
+            let px = b.pixels().map(|p| over_white(p.0[0], p.0[1])).collect();
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, px).expect("sizes match"))
+        }
+        DynamicImage::ImageRgba8(b) => {
+            let (w, h) = b.dimensions();
+            let mut px = Vec::with_capacity((w * h * 3) as usize);
+            for p in b.pixels() {
+                let a = p.0[3];
+                px.extend([over_white(p.0[0], a), over_white(p.0[1], a), over_white(p.0[2], a)]);
+            }
+            DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, px).expect("sizes match"))
+        }
+        other => other,
+    }
+}
+
+/// Reduce 16-bit and float images to 8 bits, keeping gray and alpha.
+pub(crate) fn to_8bit(img: DynamicImage) -> DynamicImage {
+    match img {
+        DynamicImage::ImageLuma16(_) => DynamicImage::ImageLuma8(img.to_luma8()),
+        DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLumaA8(img.to_luma_alpha8()),
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb8(img.to_rgb8()),
+        DynamicImage::ImageRgba16(_) | DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba8(img.to_rgba8()),
+        other => other,
+    }
+}
+
+/// Metadata to embed when the spec keeps it.
+pub(crate) struct Embed<'a> {
+    pub icc: Option<&'a [u8]>,
+    pub exif: Option<&'a [u8]>,
+}
+
+/// Encode `img` as `format` with the spec's settings.
+pub(crate) fn encode(img: DynamicImage, format: ImageFormat, spec: &OutputSpec, embed: &Embed) -> Result<Vec<u8>> {
+    let quality = spec.effective_quality(format);
+    match format {
+        ImageFormat::Jpeg => {
+            let img = flatten_on_white(to_8bit(img));
+            let gray = matches!(img, DynamicImage::ImageLuma8(_));
+            let img = if gray || matches!(img, DynamicImage::ImageRgb8(_)) {
+                img
+            } else {
+                DynamicImage::ImageRgb8(img.to_rgb8())
+            };
+            crate::jpeg::encode(
+                img.as_bytes(),
+                img.width(),
+                img.height(),
+                gray,
+                &crate::jpeg::JpegSettings {
+                    quality,
+                    progressive: spec.progressive,
+                    icc: embed.icc,
+                    exif: embed.exif,
+                },
+            )
+        }
+        ImageFormat::Png => {
+            use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+            let img = match img {
+                DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb16(img.to_rgb16()),
+                DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba16(img.to_rgba16()),
+                other => other,
+            };
+            let (ct, ft) = match spec.png_compression {
+                0 => (CompressionType::Fast, FilterType::Adaptive),
+                1 => (CompressionType::Default, FilterType::Adaptive),
+                _ => (CompressionType::Best, FilterType::Adaptive),
+            };
+            let mut out = Vec::new();
+            let mut enc = PngEncoder::new_with_quality(&mut out, ct, ft);
+            if let Some(icc) = embed.icc {
+                let _ = enc.set_icc_profile(icc.to_vec()); // unsupported → written without
+            }
+            enc.write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
+                .map_err(|e| Error::encode(format, e.to_string()))?;
+            Ok(out)
+        }
+        ImageFormat::WebP => {
+            let img = to_8bit(img);
+            let img = if img.color().has_alpha() {
+                DynamicImage::ImageRgba8(img.into_rgba8())
+            } else {
+                DynamicImage::ImageRgb8(img.into_rgb8())
+            };
+            let (w, h) = (img.width(), img.height());
+            if w > 16383 || h > 16383 {
+                return Err(Error::encode(format, format!("{w}x{h} is larger than WebP's 16383x16383")));
+            }
+            let enc = if img.color().has_alpha() {
+                webp::Encoder::from_rgba(img.as_bytes(), w, h)
+            } else {
+                webp::Encoder::from_rgb(img.as_bytes(), w, h)
+            };
+            let mem = enc
+                .encode_simple(spec.lossless, f32::from(quality))
+                .map_err(|e| Error::encode(format, format!("{e:?}")))?;
+            Ok(mem.to_vec())
+        }
+        ImageFormat::Avif => encode_avif(img, quality, spec.avif_speed),
+        other => Err(Error::encode(other, "not an output format")),
+    }
+}
+
+#[cfg(feature = "avif")]
+fn encode_avif(img: DynamicImage, quality: u8, speed: u8) -> Result<Vec<u8>> {
+    use ravif::{Encoder, Img};
+    let f = ImageFormat::Avif;
+    let img = to_8bit(img);
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let enc = Encoder::new()
+        .with_quality(f32::from(quality))
+        .with_alpha_quality(f32::from(quality))
+        .with_speed(speed)
+        .with_num_threads(Some(1));
+    let out = if img.color().has_alpha() {
+        let rgba = img.into_rgba8();
+        let px: Vec<ravif::RGBA8> = rgba
+            .pixels()
+            .map(|p| ravif::RGBA8::new(p.0[0], p.0[1], p.0[2], p.0[3]))
+            .collect();
+        enc.encode_rgba(Img::new(&px[..], w, h))
+    } else {
+        let rgb = img.into_rgb8();
+        let px: Vec<ravif::RGB8> = rgb
+            .pixels()
+            .map(|p| ravif::RGB8::new(p.0[0], p.0[1], p.0[2]))
+            .collect();
+        enc.encode_rgb(Img::new(&px[..], w, h))
+    };
+    out.map(|e| e.avif_file)
+        .map_err(|e| Error::encode(f, e.to_string()))
+}
+
+#[cfg(not(feature = "avif"))]
+fn encode_avif(_img: DynamicImage, _quality: u8, _speed: u8) -> Result<Vec<u8>> {
+    Err(Error::encode(ImageFormat::Avif, "this build has no AVIF encoder (feature `avif`)"))
+}

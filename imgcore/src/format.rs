@@ -1,0 +1,175 @@
+//! Image formats, detected from magic bytes (never from file names).
+
+use serde::Serialize;
+
+/// An image container format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ImageFormat {
+    /// JPEG / JFIF / EXIF.
+    Jpeg,
+    /// PNG.
+    Png,
+    /// WebP (lossy, lossless, animated).
+    #[serde(rename = "webp")]
+    WebP,
+    /// GIF (the first frame is decoded).
+    Gif,
+    /// TIFF.
+    Tiff,
+    /// Windows BMP.
+    Bmp,
+    /// AVIF (recognised; decoding is not supported).
+    Avif,
+    /// HEIC/HEIF (recognised; decoding is not supported).
+    Heic,
+}
+
+impl ImageFormat {
+    /// Detect the format from the first bytes of a file. `None` when no known signature matches.
+    pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
+        let b = bytes;
+        if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            return Some(ImageFormat::Jpeg);
+        }
+        if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+            return Some(ImageFormat::Png);
+        }
+        if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+            return Some(ImageFormat::Gif);
+        }
+        if b.len() >= 12 && &b[0..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+            return Some(ImageFormat::WebP);
+        }
+        if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") {
+            return Some(ImageFormat::Tiff);
+        }
+        if b.len() >= 14 && b.starts_with(b"BM") {
+            return Some(ImageFormat::Bmp);
+        }
+        if b.len() >= 12 && &b[4..8] == b"ftyp" {
+            return match &b[8..12] {
+                b"avif" | b"avis" => Some(ImageFormat::Avif),
+                b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => {
+                    Some(ImageFormat::Heic)
+                }
+                _ => None,
+            };
+        }
+        None
+    }
+
+    /// Lower-case name, as used in specs, records and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "jpeg",
+            ImageFormat::Png => "png",
+            ImageFormat::WebP => "webp",
+            ImageFormat::Gif => "gif",
+            ImageFormat::Tiff => "tiff",
+            ImageFormat::Bmp => "bmp",
+            ImageFormat::Avif => "avif",
+            ImageFormat::Heic => "heic",
+        }
+    }
+
+    /// The usual file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "jpg",
+            ImageFormat::Tiff => "tif",
+            other => other.name(),
+        }
+    }
+
+    /// The MIME type.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Png => "image/png",
+            ImageFormat::WebP => "image/webp",
+            ImageFormat::Gif => "image/gif",
+            ImageFormat::Tiff => "image/tiff",
+            ImageFormat::Bmp => "image/bmp",
+            ImageFormat::Avif => "image/avif",
+            ImageFormat::Heic => "image/heic",
+        }
+    }
+
+    /// Whether the engine can decode this format.
+    pub fn can_decode(self) -> bool {
+        !matches!(self, ImageFormat::Avif | ImageFormat::Heic)
+    }
+}
+
+impl std::fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The format of an output rendition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum OutputFormat {
+    /// Baseline or progressive JPEG (through mozjpeg/libjpeg-turbo).
+    Jpeg,
+    /// PNG.
+    Png,
+    /// WebP (through libwebp).
+    #[serde(rename = "webp")]
+    WebP,
+    /// AVIF (through ravif/rav1e).
+    Avif,
+    /// The input's format when it is JPEG, PNG or WebP; PNG for every other input.
+    #[default]
+    Same,
+}
+
+impl OutputFormat {
+    /// The concrete format written for an input of format `input`.
+    pub fn resolve(self, input: ImageFormat) -> ImageFormat {
+        match self {
+            OutputFormat::Jpeg => ImageFormat::Jpeg,
+            OutputFormat::Png => ImageFormat::Png,
+            OutputFormat::WebP => ImageFormat::WebP,
+            OutputFormat::Avif => ImageFormat::Avif,
+            OutputFormat::Same => match input {
+                ImageFormat::Jpeg => ImageFormat::Jpeg,
+                ImageFormat::WebP => ImageFormat::WebP,
+                _ => ImageFormat::Png,
+            },
+        }
+    }
+
+    /// Parse a name (`jpeg`, `jpg`, `png`, `webp`, `avif`, `same`).
+    pub fn from_name(name: &str) -> Option<OutputFormat> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => OutputFormat::Jpeg,
+            "png" => OutputFormat::Png,
+            "webp" => OutputFormat::WebP,
+            "avif" => OutputFormat::Avif,
+            "same" | "auto" => OutputFormat::Same,
+            _ => return None,
+        })
+    }
+
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Jpeg => "jpeg",
+            OutputFormat::Png => "png",
+            OutputFormat::WebP => "webp",
+            OutputFormat::Avif => "avif",
+            OutputFormat::Same => "same",
+        }
+    }
+}
+
+impl std::fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

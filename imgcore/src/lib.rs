@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+mod color;
+mod container;
+mod encode;
+mod error;
+mod format;
+pub mod geometry;
+mod jpeg;
+mod limits;
+mod probe;
+mod render;
+pub mod spec;
+mod thumb;
+
+pub use error::{Error, ErrorKind, Result};
+pub use format::{ImageFormat, OutputFormat};
+pub use limits::Limits;
+pub use probe::{probe, probe_with_limits, ColorModel, ImageInfo};
+pub use render::{render, Plan, Rendered, Rendition};
+pub use spec::{Filter, Fit, Gravity, OutputSpec};
+
+/// The engine's version, recorded with every output.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,202 @@
+//! Header-only inspection: what an image is, without decoding its pixels.
+
+use crate::format::ImageFormat;
+use crate::jpeg::{self, JpegHeader};
+use crate::{Error, Limits, Result};
+use image::ImageDecoder;
+use serde::Serialize;
+use std::io::Cursor;
+
+/// How the source stores colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ColorModel {
+    /// One channel.
+    Gray,
+    /// Red, green, blue (palette images count as RGB).
+    Rgb,
+    /// Cyan, magenta, yellow, black (JPEG CMYK or YCCK).
+    Cmyk,
+}
+
+/// What a header says about an image. Dimensions are as displayed (after EXIF orientation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// Container format, from the magic bytes.
+    pub format: ImageFormat,
+    /// Displayed width (stored height for orientations 5–8).
+    pub width: u32,
+    /// Displayed height.
+    pub height: u32,
+    /// EXIF orientation, 1–8 (1 when absent).
+    pub orientation: u8,
+    /// Whether there is an alpha channel.
+    pub has_alpha: bool,
+    /// Bits per channel (8 or 16).
+    pub bit_depth: u8,
+    /// Colour model of the stored pixels.
+    pub color_model: ColorModel,
+    /// Description of the embedded ICC profile, if any (`"Display P3"`, …).
+    pub icc_profile: Option<String>,
+    /// Frames in the file (animated GIF/WebP); only the first is rendered.
+    pub frames: u32,
+    /// Progressive (JPEG) or interlaced (PNG, GIF) storage.
+    pub progressive: bool,
+    /// Size of the input in bytes.
+    pub bytes: u64,
+}
+
+/// Read the header of `bytes` and describe the image, decoding no pixels.
+///
+/// Default [`Limits`] are checked (dimensions, frames); use [`probe_with_limits`] to choose.
+pub fn probe(bytes: &[u8]) -> Result<ImageInfo> {
+    probe_with_limits(bytes, &Limits::default())
+}
+
+/// [`probe`] with explicit limits.
+pub fn probe_with_limits(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
+    Ok(open(bytes, limits)?.info)
+}
+
+/// Everything learnt from the header, plus what decode needs.
+pub(crate) struct Opened<'a> {
+    pub info: ImageInfo,
+    pub stored_width: u32,
+    pub stored_height: u32,
+    pub icc: Option<Vec<u8>>,
+    pub exif: Option<Vec<u8>>,
+    pub source: Source<'a>,
+}
+
+pub(crate) enum Source<'a> {
+    Jpeg(JpegHeader),
+    Other(Box<dyn ImageDecoder + 'a>),
+}
+
+pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat> {
+    if bytes.is_empty() {
+        return Err(Error::Unsupported("the input is empty (0 bytes)".into()));
+    }
+    let format = ImageFormat::sniff(bytes).ok_or_else(|| {
+        Error::Unsupported("not a recognised image (no JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF or HEIC signature)".into())
+    })?;
+    if !format.can_decode() {
+        return Err(Error::Unsupported(format!(
+            "{} input is recognised but not decoded by this build",
+            format.name().to_uppercase()
+        )));
+    }
+    Ok(format)
+}
+
+fn orientation_from_exif(exif: Option<&[u8]>) -> u8 {
+    exif.and_then(image::metadata::Orientation::from_exif_chunk)
+        .map_or(1, |o| o.to_exif())
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_width);
+    l.max_image_height = Some(limits.max_height);
+    l.max_alloc = Some(limits.max_decoded_bytes.saturating_add(16 << 20));
+    l
+}
+
+pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
+    limits.check_input(bytes.len())?;
+    let format = sniff(bytes)?;
+    if format == ImageFormat::Jpeg {
+        let hdr = jpeg::read_header(bytes)?;
+        limits.check_header(hdr.width, hdr.height, 1)?;
+        let orientation = orientation_from_exif(hdr.exif.as_deref());
+        let (w, h) = oriented(hdr.width, hdr.height, orientation);
+        let info = ImageInfo {
+            format,
+            width: w,
+            height: h,
+            orientation,
+            has_alpha: false,
+            bit_depth: 8,
+            color_model: match hdr.components {
+                1 => ColorModel::Gray,
+                4 => ColorModel::Cmyk,
+                _ => ColorModel::Rgb,
+            },
+            icc_profile: hdr.icc.as_deref().and_then(crate::color::icc_description),
+            frames: 1,
+            progressive: hdr.progressive,
+            bytes: bytes.len() as u64,
+        };
+        return Ok(Opened {
+            info,
+            stored_width: hdr.width,
+            stored_height: hdr.height,
+            icc: hdr.icc.clone(),
+            exif: hdr.exif.clone(),
+            source: Source::Jpeg(hdr),
+        });
+    }
+
+    // Frame counts and container facts the generic decoders do not report.
+    let (frames, progressive) = match format {
+        ImageFormat::Gif => crate::container::gif_frames(bytes)?,
+        ImageFormat::WebP => (crate::container::webp_frames(bytes)?, false),
+        ImageFormat::Png => (1, bytes.get(28) == Some(&1)),
+        _ => (1, false),
+    };
+    let fmt = match format {
+        ImageFormat::Png => image::ImageFormat::Png,
+        ImageFormat::Gif => image::ImageFormat::Gif,
+        ImageFormat::WebP => image::ImageFormat::WebP,
+        ImageFormat::Tiff => image::ImageFormat::Tiff,
+        ImageFormat::Bmp => image::ImageFormat::Bmp,
+        other => return Err(Error::Unsupported(format!("{other} input"))),
+    };
+    // Dimensions first, from the cheapest header read, so limits hold before any decoder
+    // state is built.
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
+    reader.limits(image_limits(limits));
+    let mut dec = reader
+        .into_decoder()
+        .map_err(|e| Error::from_image(format, e))?;
+    let (sw, sh) = dec.dimensions();
+    if sw == 0 || sh == 0 {
+        return Err(Error::corrupt(format, format!("image size {sw}x{sh}")));
+    }
+    limits.check_header(sw, sh, frames)?;
+    let icc = dec.icc_profile().ok().flatten().filter(|p| !p.is_empty());
+    let exif = dec.exif_metadata().ok().flatten().filter(|p| !p.is_empty());
+    let orientation = dec.orientation().map_or(1, |o| o.to_exif());
+    let ct = dec.color_type();
+    let (w, h) = oriented(sw, sh, orientation);
+    let info = ImageInfo {
+        format,
+        width: w,
+        height: h,
+        orientation,
+        has_alpha: ct.has_alpha(),
+        bit_depth: (ct.bits_per_pixel() / u16::from(ct.channel_count())) as u8,
+        color_model: if ct.has_color() { ColorModel::Rgb } else { ColorModel::Gray },
+        icc_profile: icc.as_deref().and_then(crate::color::icc_description),
+        frames,
+        progressive,
+        bytes: bytes.len() as u64,
+    };
+    Ok(Opened {
+        info,
+        stored_width: sw,
+        stored_height: sh,
+        icc,
+        exif,
+        source: Source::Other(Box::new(dec)),
+    })
+}
+
+pub(crate) fn oriented(w: u32, h: u32, orientation: u8) -> (u32, u32) {
+    if crate::geometry::swaps_axes(orientation) {
+        (h, w)
+    } else {
+        (w, h)
+    }
+}

@@ -1,0 +1,353 @@
+//! The pipeline: open → limits → decode once (JPEG at a DCT scale) → per output, in
+//! parallel: crop/resize → orient → sRGB → pad → encode.
+
+use crate::color::ToSrgb;
+use crate::encode::{self, Embed};
+use crate::format::ImageFormat;
+use crate::geometry::{self, Geometry, Rect};
+use crate::probe::{self, ImageInfo, Opened, Source};
+use crate::spec::{Filter, OutputSpec};
+use crate::{Error, Limits, Result};
+use fast_image_resize as fr;
+use image::DynamicImage;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// What to make from one input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The outputs, in order. Default: empty (at least one is required).
+    pub outputs: Vec<OutputSpec>,
+    /// Input limits. Default: [`Limits::default()`].
+    pub limits: Limits,
+    /// Decode JPEGs at the smallest DCT scale (1/8, 1/4, 1/2) that still covers the
+    /// largest output. Default: `true`.
+    pub shrink_on_load: bool,
+    /// How many times the largest output the DCT-scaled decode must be, per axis.
+    /// Default: `1.0`: the scaled decode only has to cover the output. libjpeg's scaled
+    /// IDCT keeps the low frequencies of each block (a proper low-pass filter, not
+    /// pixel skipping), so little is gained by decoding more; a PSNR test holds the
+    /// default within 1 dB of a full decode. `2.0` is libvips's rule.
+    pub shrink_margin: f64,
+    /// Compute a thumbhash and the average colour from the smallest output. Default: `true`.
+    pub thumbhash: bool,
+}
+
+impl Default for Plan {
+    fn default() -> Self {
+        Plan {
+            outputs: Vec::new(),
+            limits: Limits::default(),
+            shrink_on_load: true,
+            shrink_margin: 1.0,
+            thumbhash: true,
+        }
+    }
+}
+
+impl Plan {
+    /// A plan for these outputs with default settings.
+    pub fn new(outputs: Vec<OutputSpec>) -> Self {
+        Plan {
+            outputs,
+            ..Default::default()
+        }
+    }
+
+    /// A plan from the compact spec syntax, e.g. `"1600,800,200,webp,q75"`.
+    pub fn parse(spec: &str) -> Result<Self> {
+        Ok(Plan::new(OutputSpec::parse_list(spec)?))
+    }
+
+    /// Set the limits (builder style).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// One encoded output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendition {
+    /// The spec it was made from, in the compact syntax.
+    pub spec: String,
+    /// Output width.
+    pub width: u32,
+    /// Output height.
+    pub height: u32,
+    /// Output format.
+    pub format: ImageFormat,
+    /// MIME type, e.g. `image/webp`.
+    pub mime_type: &'static str,
+    /// Encoded size in bytes.
+    pub size: usize,
+    /// The encoded file.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+/// The result of [`render`]: the source's description and one rendition per spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    /// The source, as its header describes it.
+    pub source: ImageInfo,
+    /// One per [`Plan::outputs`], in the same order.
+    pub renditions: Vec<Rendition>,
+    /// Base64 thumbhash of the smallest rendition (a ~25-byte placeholder image).
+    pub thumbhash: Option<String>,
+    /// Average colour of the smallest rendition (alpha-weighted), as `#rrggbb`.
+    pub average_color: Option<String>,
+    /// The JPEG DCT scale denominator the source was decoded at (1, 2, 4 or 8; 1 for
+    /// other formats).
+    pub decode_shrink: u8,
+}
+
+/// Render every output of `plan` from `bytes`, decoding the input once.
+///
+/// Peak memory for one image is about `input + decoded + Σ(resized + encoded)` where
+/// `decoded = w/d × h/d × channels` bytes at the chosen DCT denominator `d` (plus
+/// `2 × w × h × components` for the coefficients of a progressive JPEG), and each resize
+/// adds a temporary of `out_w × crop_h/d × channels` for its horizontal pass.
+pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
+    if plan.outputs.is_empty() {
+        return Err(Error::InvalidSpec("the plan has no outputs".into()));
+    }
+    for s in &plan.outputs {
+        s.validate()?;
+    }
+    let opened = probe::open(bytes, &plan.limits)?;
+    let info = opened.info.clone();
+    let geoms: Vec<Geometry> = plan
+        .outputs
+        .iter()
+        .map(|s| geometry::compute(info.width, info.height, s))
+        .collect();
+
+    let (decoded, shrink) = decode(bytes, opened_parts(opened), &geoms, plan)?;
+    let Decoded {
+        image,
+        stored_width,
+        stored_height,
+        icc,
+        exif,
+    } = decoded;
+    let to_srgb = icc.as_deref().and_then(ToSrgb::new);
+    let ctx = Ctx {
+        image: &image,
+        stored: (stored_width, stored_height),
+        orientation: info.orientation,
+        to_srgb: to_srgb.as_ref(),
+        icc: icc.as_deref(),
+        exif: exif.as_deref(),
+        input_format: info.format,
+    };
+    let made: Vec<(Rendition, DynamicImage)> = plan
+        .outputs
+        .par_iter()
+        .zip(geoms.par_iter())
+        .map(|(spec, g)| make_one(&ctx, spec, g))
+        .collect::<Result<_>>()?;
+    drop(image);
+
+    let (mut thumbhash, mut average_color) = (None, None);
+    if plan.thumbhash {
+        if let Some((_, small)) = made
+            .iter()
+            .min_by_key(|(r, _)| u64::from(r.width) * u64::from(r.height))
+        {
+            let (t, c) = crate::thumb::hash_and_average(small);
+            thumbhash = Some(t);
+            average_color = Some(c);
+        }
+    }
+    Ok(Rendered {
+        source: info,
+        renditions: made.into_iter().map(|(r, _)| r).collect(),
+        thumbhash,
+        average_color,
+        decode_shrink: shrink,
+    })
+}
+
+struct Parts<'a> {
+    stored_width: u32,
+    stored_height: u32,
+    format: ImageFormat,
+    icc: Option<Vec<u8>>,
+    exif: Option<Vec<u8>>,
+    source: Source<'a>,
+}
+
+fn opened_parts(o: Opened<'_>) -> Parts<'_> {
+    Parts {
+        stored_width: o.stored_width,
+        stored_height: o.stored_height,
+        format: o.info.format,
+        icc: o.icc,
+        exif: o.exif,
+        source: o.source,
+    }
+}
+
+struct Decoded {
+    image: DynamicImage,
+    stored_width: u32,
+    stored_height: u32,
+    icc: Option<Vec<u8>>,
+    exif: Option<Vec<u8>>,
+}
+
+/// The smallest DCT scale numerator (of 8) whose decode covers `need × margin`.
+pub(crate) fn choose_jpeg_scale(need: f64, margin: f64) -> u8 {
+    let want = need * margin.max(0.0);
+    [1u8, 2, 4]
+        .into_iter()
+        .find(|&n| f64::from(n) / 8.0 >= want)
+        .unwrap_or(8)
+}
+
+fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result<(Decoded, u8)> {
+    let limits = &plan.limits;
+    let (image, shrink) = match p.source {
+        Source::Jpeg(hdr) => {
+            let need = geoms.iter().map(Geometry::scale).fold(0.0f64, f64::max);
+            let num = if plan.shrink_on_load {
+                choose_jpeg_scale(need, plan.shrink_margin)
+            } else {
+                8
+            };
+            Limits::check("decoded bytes", hdr.decode_bytes(u32::from(num)), limits.max_decoded_bytes)?;
+            (crate::jpeg::decode(bytes, &hdr, num)?, 8 / num)
+        }
+        Source::Other(dec) => {
+            let ct = dec.color_type();
+            let need = u64::from(p.stored_width) * u64::from(p.stored_height) * u64::from(ct.bytes_per_pixel());
+            Limits::check("decoded bytes", need, limits.max_decoded_bytes)?;
+            let format = p.format;
+            let img = crate::jpeg::guarded(format, false, || {
+                DynamicImage::from_decoder(dec).map_err(|e| Error::from_image(format, e))
+            })?;
+            let img = match img {
+                DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb16(img.to_rgb16()),
+                DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba16(img.to_rgba16()),
+                other => other,
+            };
+            (img, 1)
+        }
+    };
+    Ok((
+        Decoded {
+            image,
+            stored_width: p.stored_width,
+            stored_height: p.stored_height,
+            icc: p.icc,
+            exif: p.exif,
+        },
+        shrink,
+    ))
+}
+
+struct Ctx<'a> {
+    image: &'a DynamicImage,
+    stored: (u32, u32),
+    orientation: u8,
+    to_srgb: Option<&'a ToSrgb>,
+    icc: Option<&'a [u8]>,
+    exif: Option<&'a [u8]>,
+    input_format: ImageFormat,
+}
+
+fn resize_alg(f: Filter) -> fr::ResizeAlg {
+    use fr::FilterType as T;
+    match f {
+        Filter::Nearest => fr::ResizeAlg::Nearest,
+        Filter::Box => fr::ResizeAlg::Convolution(T::Box),
+        Filter::Bilinear => fr::ResizeAlg::Convolution(T::Bilinear),
+        Filter::Hamming => fr::ResizeAlg::Convolution(T::Hamming),
+        Filter::CatmullRom => fr::ResizeAlg::Convolution(T::CatmullRom),
+        Filter::Mitchell => fr::ResizeAlg::Convolution(T::Mitchell),
+        Filter::Lanczos3 => fr::ResizeAlg::Convolution(T::Lanczos3),
+    }
+}
+
+/// Resize `src` (the part `crop` of it, in its own pixels) to `w`×`h`.
+pub(crate) fn resize(src: &DynamicImage, crop: Rect, w: u32, h: u32, filter: Filter) -> Result<DynamicImage> {
+    let whole = crop.left == 0.0
+        && crop.top == 0.0
+        && crop.width == f64::from(src.width())
+        && crop.height == f64::from(src.height());
+    if whole && (w, h) == (src.width(), src.height()) {
+        return Ok(src.clone());
+    }
+    let mut dst = DynamicImage::new(w, h, src.color());
+    let opts = fr::ResizeOptions::new()
+        .resize_alg(resize_alg(filter))
+        .crop(crop.left, crop.top, crop.width, crop.height);
+    fr::Resizer::new()
+        .resize(src, &mut dst, &opts)
+        .map_err(|e| Error::InvalidSpec(format!("resize failed: {e}")))?;
+    Ok(dst)
+}
+
+fn make_one(ctx: &Ctx<'_>, spec: &OutputSpec, g: &Geometry) -> Result<(Rendition, DynamicImage)> {
+    let src = ctx.image;
+    let (sw, sh) = (f64::from(ctx.stored.0), f64::from(ctx.stored.1));
+    // The crop in full-size stored pixels, then in decoded (maybe DCT-scaled) pixels.
+    let stored_crop = geometry::display_rect_to_stored(g.crop, sw, sh, ctx.orientation);
+    let (kx, ky) = (f64::from(src.width()) / sw, f64::from(src.height()) / sh);
+    let crop = Rect {
+        left: stored_crop.left * kx,
+        top: stored_crop.top * ky,
+        width: (stored_crop.width * kx).min(f64::from(src.width()) - stored_crop.left * kx),
+        height: (stored_crop.height * ky).min(f64::from(src.height()) - stored_crop.top * ky),
+    };
+    let (tw, th) = if geometry::swaps_axes(ctx.orientation) {
+        (g.height, g.width)
+    } else {
+        (g.width, g.height)
+    };
+    let mut img = resize(src, crop, tw, th, spec.filter)?;
+    if ctx.orientation != 1 {
+        if let Some(o) = image::metadata::Orientation::from_exif(ctx.orientation) {
+            img.apply_orientation(o);
+        }
+    }
+    if !spec.keep_metadata {
+        if let Some(t) = ctx.to_srgb {
+            t.apply(&mut img);
+        }
+    }
+    let format = spec.format.resolve(ctx.input_format);
+    let img = match g.pad {
+        Some(p) => crate::thumb::pad(&img, p, format != ImageFormat::Jpeg),
+        None => img,
+    };
+    let mut exif_clean;
+    let embed = if spec.keep_metadata {
+        let exif = match ctx.exif {
+            Some(e) => {
+                exif_clean = e.to_vec();
+                let _ = image::metadata::Orientation::remove_from_exif_chunk(&mut exif_clean);
+                Some(&exif_clean[..])
+            }
+            None => None,
+        };
+        Embed { icc: ctx.icc, exif }
+    } else {
+        Embed { icc: None, exif: None }
+    };
+    let (w, h) = (img.width(), img.height());
+    let bytes = encode::encode(img.clone(), format, spec, &embed)?;
+    Ok((
+        Rendition {
+            spec: spec.to_spec_string(),
+            width: w,
+            height: h,
+            format,
+            mime_type: format.mime_type(),
+            size: bytes.len(),
+            bytes,
+        },
+        img,
+    ))
+}

@@ -1,0 +1,507 @@
+//! Output specifications and their compact text syntax, shared by the CLI and the Lambda.
+//!
+//! # Syntax
+//!
+//! A list of comma-separated tokens (`;` and whitespace also separate). A *size* token
+//! starts a new output; *option* tokens apply to every size of the group they follow:
+//!
+//! - sizes: `800` (width), `800x600` (box), `x600` (height), `orig` (source size);
+//! - fit: `inside` (default), `cover`, `fill`, `exact`;
+//! - gravity (for `cover` and `exact`): `center` (default), `north`, `south`, `east`, `west`,
+//!   `northeast`, `northwest`, `southeast`, `southwest`;
+//! - format: `jpeg`/`jpg`, `png`, `webp`, `avif`, `same` (default);
+//! - quality: `q1` … `q100`; filter: `lanczos3` (default), `catmullrom`, `mitchell`,
+//!   `bilinear`, `hamming`, `box`, `nearest`;
+//! - flags: `upscale`, `progressive`, `lossless`, `keep` (keep metadata), `speed1`…`speed10` (AVIF).
+//!
+//! So `1600,800,200,webp,q75` is three WebP outputs at quality 75, and
+//! `800x600,cover,webp,q75,200x200,cover,png` is one WebP and one PNG output.
+//!
+//! ```
+//! let specs = imgcore::OutputSpec::parse_list("1600,800,200,webp,q75").unwrap();
+//! assert_eq!(specs.len(), 3);
+//! assert_eq!(specs[2].width, Some(200));
+//! assert_eq!(specs[2].quality, Some(75));
+//! ```
+
+use crate::format::OutputFormat;
+use crate::{Error, Result};
+use serde::Serialize;
+
+/// How the image is fitted into the requested box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Fit {
+    /// Keep the aspect ratio; the output fits inside the box (one side may be smaller).
+    #[default]
+    Inside,
+    /// Keep the aspect ratio; the output covers the box exactly, the overflow is cropped
+    /// at the [`Gravity`].
+    Cover,
+    /// Stretch to the box; the aspect ratio is not kept.
+    Fill,
+    /// Keep the aspect ratio, fit inside the box and pad to exactly the box size
+    /// (transparent where the format has alpha, white for JPEG), placed by [`Gravity`].
+    Exact,
+}
+
+impl Fit {
+    /// Parse `inside`, `cover`, `fill` or `exact` (also `contain` for `inside`).
+    pub fn from_name(s: &str) -> Option<Fit> {
+        Some(match s {
+            "inside" | "contain" => Fit::Inside,
+            "cover" | "crop" => Fit::Cover,
+            "fill" | "stretch" => Fit::Fill,
+            "exact" | "pad" => Fit::Exact,
+            _ => return None,
+        })
+    }
+}
+
+/// Where the kept part of the image sits when cropping (`cover`) or padding (`exact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Gravity {
+    /// Centre.
+    #[default]
+    Center,
+    /// Top edge.
+    North,
+    /// Bottom edge.
+    South,
+    /// Right edge.
+    East,
+    /// Left edge.
+    West,
+    /// Top-right corner.
+    NorthEast,
+    /// Top-left corner.
+    NorthWest,
+    /// Bottom-right corner.
+    SouthEast,
+    /// Bottom-left corner.
+    SouthWest,
+}
+
+impl Gravity {
+    /// Parse a gravity name (`center`/`centre`, `north`, … `southwest`).
+    pub fn from_name(s: &str) -> Option<Gravity> {
+        Some(match s {
+            "center" | "centre" => Gravity::Center,
+            "north" | "top" => Gravity::North,
+            "south" | "bottom" => Gravity::South,
+            "east" | "right" => Gravity::East,
+            "west" | "left" => Gravity::West,
+            "northeast" => Gravity::NorthEast,
+            "northwest" => Gravity::NorthWest,
+            "southeast" => Gravity::SouthEast,
+            "southwest" => Gravity::SouthWest,
+            _ => return None,
+        })
+    }
+
+    /// The position as fractions `(x, y)` of the free space: 0 = left/top, 1 = right/bottom.
+    pub fn fractions(self) -> (f64, f64) {
+        match self {
+            Gravity::Center => (0.5, 0.5),
+            Gravity::North => (0.5, 0.0),
+            Gravity::South => (0.5, 1.0),
+            Gravity::East => (1.0, 0.5),
+            Gravity::West => (0.0, 0.5),
+            Gravity::NorthEast => (1.0, 0.0),
+            Gravity::NorthWest => (0.0, 0.0),
+            Gravity::SouthEast => (1.0, 1.0),
+            Gravity::SouthWest => (0.0, 1.0),
+        }
+    }
+}
+
+/// The resampling filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Filter {
+    /// Lanczos, 3 lobes: sharpest, the default.
+    #[default]
+    Lanczos3,
+    /// Catmull-Rom bicubic.
+    CatmullRom,
+    /// Mitchell–Netravali bicubic (softer).
+    Mitchell,
+    /// Bilinear (fast).
+    Bilinear,
+    /// Hamming (bilinear speed, bicubic-like quality when shrinking).
+    Hamming,
+    /// Box (area average).
+    Box,
+    /// Nearest neighbour (pixel art; no filtering).
+    Nearest,
+}
+
+impl Filter {
+    /// Parse a filter name.
+    pub fn from_name(s: &str) -> Option<Filter> {
+        Some(match s {
+            "lanczos3" | "lanczos" => Filter::Lanczos3,
+            "catmullrom" | "cubic" => Filter::CatmullRom,
+            "mitchell" => Filter::Mitchell,
+            "bilinear" | "linear" => Filter::Bilinear,
+            "hamming" => Filter::Hamming,
+            "box" => Filter::Box,
+            "nearest" => Filter::Nearest,
+            _ => return None,
+        })
+    }
+}
+
+/// One output to make from the input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct OutputSpec {
+    /// Box width in pixels. `None`: derived from `height` (or the source width when both are
+    /// `None`). Default: `None`.
+    pub width: Option<u32>,
+    /// Box height in pixels. `None`: derived from `width`. Default: `None`.
+    pub height: Option<u32>,
+    /// How the image fits the box. Default: [`Fit::Inside`].
+    pub fit: Fit,
+    /// Crop or pad position for `cover`/`exact`. Default: [`Gravity::Center`].
+    pub gravity: Gravity,
+    /// Output format. Default: [`OutputFormat::Same`].
+    pub format: OutputFormat,
+    /// Quality 1–100 for JPEG, WebP and AVIF. `None`: 80 for JPEG and WebP, 60 for AVIF.
+    pub quality: Option<u8>,
+    /// Resampling filter. Default: [`Filter::Lanczos3`].
+    pub filter: Filter,
+    /// Allow outputs larger than the source. Default: `false` (never upscale).
+    pub upscale: bool,
+    /// Keep metadata: the source ICC profile is embedded and pixels stay in it (no sRGB
+    /// conversion); for JPEG output the EXIF block is copied with its orientation reset to 1.
+    /// Default: `false` (pixels converted to sRGB, EXIF/GPS/XMP/ICC dropped).
+    pub keep_metadata: bool,
+    /// Progressive JPEG. Default: `false` (baseline, optimised Huffman tables).
+    pub progressive: bool,
+    /// Lossless WebP. Default: `false`.
+    pub lossless: bool,
+    /// AVIF encoder speed, 1 (slow, small) to 10 (fast). Default: 8.
+    pub avif_speed: u8,
+    /// PNG compression: 0 = fastest … 2 = best. Default: 0 (fast filters and deflate).
+    pub png_compression: u8,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            width: None,
+            height: None,
+            fit: Fit::Inside,
+            gravity: Gravity::Center,
+            format: OutputFormat::Same,
+            quality: None,
+            filter: Filter::Lanczos3,
+            upscale: false,
+            keep_metadata: false,
+            progressive: false,
+            lossless: false,
+            avif_speed: 8,
+            png_compression: 0,
+        }
+    }
+}
+
+impl OutputSpec {
+    /// An `inside` output `width` pixels wide (height follows the aspect ratio).
+    pub fn width(width: u32) -> Self {
+        OutputSpec {
+            width: Some(width),
+            ..Default::default()
+        }
+    }
+
+    /// An output of exactly `width`×`height`, cropped to fill (`cover`).
+    pub fn cover(width: u32, height: u32) -> Self {
+        OutputSpec {
+            width: Some(width),
+            height: Some(height),
+            fit: Fit::Cover,
+            ..Default::default()
+        }
+    }
+
+    /// Set the format (builder style).
+    pub fn with_format(mut self, format: OutputFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Set the quality (builder style).
+    pub fn with_quality(mut self, quality: u8) -> Self {
+        self.quality = Some(quality);
+        self
+    }
+
+    /// The quality used for a format when `quality` is `None`.
+    pub fn effective_quality(&self, format: crate::ImageFormat) -> u8 {
+        self.quality.unwrap_or(match format {
+            crate::ImageFormat::Avif => 60,
+            _ => 80,
+        })
+    }
+
+    /// Check the values make sense.
+    pub fn validate(&self) -> Result<()> {
+        if self.width == Some(0) || self.height == Some(0) {
+            return Err(Error::InvalidSpec("width and height must be at least 1".into()));
+        }
+        if let Some(q) = self.quality {
+            if !(1..=100).contains(&q) {
+                return Err(Error::InvalidSpec(format!("quality {q} is not in 1..=100")));
+            }
+        }
+        if !(1..=10).contains(&self.avif_speed) {
+            return Err(Error::InvalidSpec(format!(
+                "AVIF speed {} is not in 1..=10",
+                self.avif_speed
+            )));
+        }
+        if self.png_compression > 2 {
+            return Err(Error::InvalidSpec(format!(
+                "PNG compression {} is not in 0..=2",
+                self.png_compression
+            )));
+        }
+        if matches!(self.fit, Fit::Cover | Fit::Exact | Fit::Fill)
+            && (self.width.is_none() || self.height.is_none())
+        {
+            return Err(Error::InvalidSpec(format!(
+                "fit {:?} needs both a width and a height (e.g. 800x600)",
+                self.fit
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parse a list in the compact syntax (see the [module docs](self)).
+    pub fn parse_list(text: &str) -> Result<Vec<OutputSpec>> {
+        let mut done: Vec<OutputSpec> = Vec::new();
+        // Sizes of the current group, and whether options have been seen after them.
+        let mut group: Vec<OutputSpec> = Vec::new();
+        let mut group_has_options = false;
+        let tokens = text
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        for raw in tokens {
+            let tok = raw.to_ascii_lowercase();
+            if let Some((w, h)) = parse_size(&tok)? {
+                if group_has_options {
+                    done.append(&mut group);
+                    group_has_options = false;
+                }
+                group.push(OutputSpec {
+                    width: w,
+                    height: h,
+                    ..Default::default()
+                });
+                continue;
+            }
+            if group.is_empty() {
+                return Err(Error::InvalidSpec(format!(
+                    "option `{raw}` comes before any size (start with a size like 800 or 800x600)"
+                )));
+            }
+            group_has_options = true;
+            for spec in &mut group {
+                apply_option(spec, &tok, raw)?;
+            }
+        }
+        done.append(&mut group);
+        if done.is_empty() {
+            return Err(Error::InvalidSpec("no output size given".into()));
+        }
+        for spec in &done {
+            spec.validate()?;
+        }
+        Ok(done)
+    }
+
+    /// The spec written back in the compact syntax (round-trips through [`parse_list`](Self::parse_list)).
+    pub fn to_spec_string(&self) -> String {
+        let mut parts = vec![match (self.width, self.height) {
+            (Some(w), Some(h)) => format!("{w}x{h}"),
+            (Some(w), None) => format!("{w}"),
+            (None, Some(h)) => format!("x{h}"),
+            (None, None) => "orig".to_string(),
+        }];
+        let d = OutputSpec::default();
+        if self.fit != d.fit {
+            parts.push(format!("{:?}", self.fit).to_ascii_lowercase());
+        }
+        if self.gravity != d.gravity {
+            parts.push(format!("{:?}", self.gravity).to_ascii_lowercase());
+        }
+        if self.format != d.format {
+            parts.push(self.format.name().into());
+        }
+        if let Some(q) = self.quality {
+            parts.push(format!("q{q}"));
+        }
+        if self.filter != d.filter {
+            parts.push(format!("{:?}", self.filter).to_ascii_lowercase());
+        }
+        for (flag, name) in [
+            (self.upscale, "upscale"),
+            (self.keep_metadata, "keep"),
+            (self.progressive, "progressive"),
+            (self.lossless, "lossless"),
+        ] {
+            if flag {
+                parts.push(name.into());
+            }
+        }
+        if self.avif_speed != d.avif_speed {
+            parts.push(format!("speed{}", self.avif_speed));
+        }
+        if self.png_compression != d.png_compression {
+            parts.push(format!("z{}", self.png_compression));
+        }
+        parts.join(",")
+    }
+}
+
+impl std::str::FromStr for OutputSpec {
+    type Err = Error;
+    /// Parse exactly one output spec, e.g. `800x600,cover,webp,q75`.
+    fn from_str(s: &str) -> Result<Self> {
+        let mut list = OutputSpec::parse_list(s)?;
+        if list.len() != 1 {
+            return Err(Error::InvalidSpec(format!(
+                "`{s}` describes {} outputs, expected one",
+                list.len()
+            )));
+        }
+        Ok(list.remove(0))
+    }
+}
+
+type Size = (Option<u32>, Option<u32>);
+
+fn parse_dim(s: &str, whole: &str) -> Result<u32> {
+    s.parse::<u32>()
+        .map_err(|_| Error::InvalidSpec(format!("`{whole}` is not a size")))
+}
+
+fn parse_size(tok: &str) -> Result<Option<Size>> {
+    if tok == "orig" || tok == "original" {
+        return Ok(Some((None, None)));
+    }
+    let first = tok.chars().next().unwrap_or(' ');
+    if let Some(h) = tok.strip_prefix('x') {
+        if !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Some((None, Some(parse_dim(h, tok)?))));
+        }
+        return Ok(None);
+    }
+    if !first.is_ascii_digit() {
+        return Ok(None);
+    }
+    match tok.split_once('x') {
+        Some((w, h)) => Ok(Some((Some(parse_dim(w, tok)?), Some(parse_dim(h, tok)?)))),
+        None => Ok(Some((Some(parse_dim(tok, tok)?), None))),
+    }
+}
+
+fn number_after(tok: &str, prefix: &str) -> Option<Result<u8>> {
+    let rest = tok.strip_prefix(prefix)?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        rest.parse::<u8>()
+            .map_err(|_| Error::InvalidSpec(format!("`{tok}`: number out of range"))),
+    )
+}
+
+fn apply_option(spec: &mut OutputSpec, tok: &str, raw: &str) -> Result<()> {
+    if let Some(fit) = Fit::from_name(tok) {
+        spec.fit = fit;
+    } else if let Some(g) = Gravity::from_name(tok) {
+        spec.gravity = g;
+    } else if let Some(f) = OutputFormat::from_name(tok) {
+        spec.format = f;
+    } else if let Some(f) = Filter::from_name(tok) {
+        spec.filter = f;
+    } else if let Some(q) = number_after(tok, "q") {
+        spec.quality = Some(q?);
+    } else if let Some(s) = number_after(tok, "speed") {
+        spec.avif_speed = s?;
+    } else if let Some(z) = number_after(tok, "z") {
+        spec.png_compression = z?;
+    } else {
+        match tok {
+            "upscale" | "enlarge" => spec.upscale = true,
+            "keep" | "keep-metadata" | "keepmetadata" => spec.keep_metadata = true,
+            "progressive" | "interlace" => spec.progressive = true,
+            "lossless" => spec.lossless = true,
+            _ => {
+                return Err(Error::InvalidSpec(format!(
+                    "unknown option `{raw}` (expected a size, fit, gravity, format, qN, filter or flag)"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_share_trailing_options() {
+        let v = OutputSpec::parse_list("800x600,cover,webp,q75,200x200,cover,png").unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].format, OutputFormat::WebP);
+        assert_eq!(v[0].quality, Some(75));
+        assert_eq!(v[0].fit, Fit::Cover);
+        assert_eq!(v[1].format, OutputFormat::Png);
+        assert_eq!(v[1].quality, None);
+        assert_eq!((v[1].width, v[1].height), (Some(200), Some(200)));
+    }
+
+    #[test]
+    fn plain_width_list() {
+        let v = OutputSpec::parse_list("1600, 800 ;200").unwrap();
+        let w: Vec<_> = v.iter().map(|s| s.width).collect();
+        assert_eq!(w, vec![Some(1600), Some(800), Some(200)]);
+        assert!(v.iter().all(|s| s.fit == Fit::Inside && s.height.is_none()));
+    }
+
+    #[test]
+    fn height_only_and_orig() {
+        let v = OutputSpec::parse_list("x300,orig,png").unwrap();
+        assert_eq!((v[0].width, v[0].height), (None, Some(300)));
+        assert_eq!((v[1].width, v[1].height), (None, None));
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        for bad in [
+            "", "webp", "800,q0", "800,q101", "800,wat", "0x10", "800,cover", "12ax4", "800,q999",
+            "99999999999",
+        ] {
+            let e = OutputSpec::parse_list(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidSpec, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        for s in ["800x600,cover,north,webp,q75", "1600", "x300,png,z2", "400x400,exact,avif,speed6,keep"] {
+            let spec: OutputSpec = s.parse().unwrap();
+            let again: OutputSpec = spec.to_spec_string().parse().unwrap();
+            assert_eq!(spec, again, "{s}");
+        }
+    }
+}
