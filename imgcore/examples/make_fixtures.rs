@@ -192,6 +192,12 @@ fn avif_tiny() -> Vec<u8> {
         .avif_file
 }
 
+/// Clear the creation date in an ICC header (bytes 24..36) so the output is reproducible.
+fn undated(mut icc: Vec<u8>) -> Vec<u8> {
+    icc[24..36].fill(0);
+    icc
+}
+
 /// Every fixture: (relative path, bytes).
 pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
     let mut v: Vec<(PathBuf, Vec<u8>)> = Vec::new();
@@ -233,8 +239,8 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
 
     // Colour: sRGB red (255,0,0) expressed in Display P3 is about (234,51,35), and in
     // Adobe RGB (1998) about (219,0,0). A correct conversion brings both back to red.
-    let p3 = moxcms::ColorProfile::new_display_p3().encode().expect("p3 icc");
-    let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().expect("adobe icc");
+    let p3 = undated(moxcms::ColorProfile::new_display_p3().encode().expect("p3 icc"));
+    let adobe = undated(moxcms::ColorProfile::new_adobe_rgb().encode().expect("adobe icc"));
     let p3_red = DynamicImage::ImageRgb8(RgbImage::from_pixel(32, 32, Rgb([234, 51, 35])));
     put("display-p3-red.jpg", jpeg(&p3_red, 95.0, false, &[], Some(&p3)));
     let adobe_red = DynamicImage::ImageRgb8(RgbImage::from_pixel(32, 32, Rgb([219, 0, 0])));

@@ -96,3 +96,45 @@ pub(crate) fn webp_frames(b: &[u8]) -> Result<u32> {
     }
     Ok(frames.max(1))
 }
+
+fn u16le(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from(u16::from_le_bytes([*b.get(i)?, *b.get(i + 1)?])))
+}
+
+fn u24le(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_le_bytes([*b.get(i)?, *b.get(i + 1)?, *b.get(i + 2)?, 0]))
+}
+
+fn u32be(b: &[u8], i: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
+}
+
+/// The image size a container's header declares, read from fixed offsets, so limits can be
+/// checked before a decoder exists. `None` when the header is too short to say (the
+/// decoder then reports the problem) or the format keeps it elsewhere (TIFF).
+pub(crate) fn declared_size(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)> {
+    match format {
+        ImageFormat::Png => Some((u32be(b, 16)?, u32be(b, 20)?)),
+        ImageFormat::Gif => Some((u16le(b, 6)?, u16le(b, 8)?)),
+        ImageFormat::Bmp => {
+            let header = u32::from_le_bytes(b.get(14..18)?.try_into().ok()?);
+            if header == 12 {
+                Some((u16le(b, 18)?, u16le(b, 20)?))
+            } else {
+                let w = i32::from_le_bytes(b.get(18..22)?.try_into().ok()?);
+                let h = i32::from_le_bytes(b.get(22..26)?.try_into().ok()?);
+                Some((w.unsigned_abs(), h.unsigned_abs()))
+            }
+        }
+        ImageFormat::WebP => match b.get(12..16)? {
+            b"VP8X" => Some((u24le(b, 24)? + 1, u24le(b, 27)? + 1)),
+            b"VP8L" => {
+                let v = u32::from_le_bytes(b.get(21..25)?.try_into().ok()?);
+                Some(((v & 0x3FFF) + 1, ((v >> 14) & 0x3FFF) + 1))
+            }
+            b"VP8 " => Some((u16le(b, 26)? & 0x3FFF, u16le(b, 28)? & 0x3FFF)),
+            _ => None,
+        },
+        _ => None,
+    }
+}

@@ -35,6 +35,10 @@ pub enum Error {
         /// The configured limit.
         limit: u64,
     },
+    /// A decoder stopped at one of its own safety limits (memory for metadata chunks,
+    /// decompressed size), which the header check could not foresee.
+    #[error("image exceeds decoder limits: {0}")]
+    DecoderLimit(String),
     /// An output specification could not be parsed or makes no sense.
     #[error("invalid output spec: {0}")]
     InvalidSpec(String),
@@ -93,7 +97,7 @@ impl Error {
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
             Error::Truncated { .. } => ErrorKind::Truncated,
-            Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            Error::LimitExceeded { .. } | Error::DecoderLimit(_) => ErrorKind::LimitExceeded,
             Error::InvalidSpec(_) => ErrorKind::InvalidSpec,
             Error::Encode { .. } => ErrorKind::Encode,
         }
@@ -117,18 +121,10 @@ impl Error {
     pub(crate) fn from_image(format: ImageFormat, err: image::ImageError) -> Self {
         use image::error::{ImageError as E, LimitErrorKind};
         match err {
-            E::Limits(l) => match l.kind() {
-                LimitErrorKind::DimensionError => Error::LimitExceeded {
-                    what: "dimensions",
-                    actual: 0,
-                    limit: 0,
-                },
-                _ => Error::LimitExceeded {
-                    what: "decoder memory",
-                    actual: 0,
-                    limit: 0,
-                },
-            },
+            E::Limits(l) => Error::DecoderLimit(match l.kind() {
+                LimitErrorKind::DimensionError => format!("{format} dimensions: {l}"),
+                _ => format!("{format}: {l}"),
+            }),
             E::Unsupported(u) => Error::Unsupported(format!("{format}: {u}")),
             E::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Error::Truncated {
                 format,

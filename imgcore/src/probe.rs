@@ -153,8 +153,11 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         ImageFormat::Bmp => image::ImageFormat::Bmp,
         other => return Err(Error::Unsupported(format!("{other} input"))),
     };
-    // Dimensions first, from the cheapest header read, so limits hold before any decoder
-    // state is built.
+    // Dimensions first, from fixed header offsets, so limits hold before any decoder state
+    // is built.
+    if let Some((w, h)) = crate::container::declared_size(format, bytes) {
+        limits.check_header(w, h, frames)?;
+    }
     let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
     reader.limits(image_limits(limits));
     let mut dec = reader

@@ -2,8 +2,9 @@
 //!
 //! # Syntax
 //!
-//! A list of comma-separated tokens (`;` and whitespace also separate). A *size* token
-//! starts a new output; *option* tokens apply to every size of the group they follow:
+//! A list of tokens separated by commas or whitespace. A *size* token starts a new output;
+//! *option* tokens apply to every size of the group they follow. A `;` ends a group, so
+//! options after it never reach back:
 //!
 //! - sizes: `800` (width), `800x600` (box), `x600` (height), `orig` (source size);
 //! - fit: `inside` (default), `cover`, `fill`, `exact`;
@@ -284,12 +285,28 @@ impl OutputSpec {
 
     /// Parse a list in the compact syntax (see the [module docs](self)).
     pub fn parse_list(text: &str) -> Result<Vec<OutputSpec>> {
+        let mut done = Vec::new();
+        for segment in text.split(';') {
+            if !segment.trim().is_empty() {
+                done.extend(Self::parse_segment(segment)?);
+            }
+        }
+        if done.is_empty() {
+            return Err(Error::InvalidSpec("no output size given".into()));
+        }
+        for spec in &done {
+            spec.validate()?;
+        }
+        Ok(done)
+    }
+
+    fn parse_segment(text: &str) -> Result<Vec<OutputSpec>> {
         let mut done: Vec<OutputSpec> = Vec::new();
         // Sizes of the current group, and whether options have been seen after them.
         let mut group: Vec<OutputSpec> = Vec::new();
         let mut group_has_options = false;
         let tokens = text
-            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .split(|c: char| c == ',' || c.is_whitespace())
             .map(str::trim)
             .filter(|t| !t.is_empty());
         for raw in tokens {
@@ -317,12 +334,6 @@ impl OutputSpec {
             }
         }
         done.append(&mut group);
-        if done.is_empty() {
-            return Err(Error::InvalidSpec("no output size given".into()));
-        }
-        for spec in &done {
-            spec.validate()?;
-        }
         Ok(done)
     }
 
@@ -472,10 +483,18 @@ mod tests {
 
     #[test]
     fn plain_width_list() {
-        let v = OutputSpec::parse_list("1600, 800 ;200").unwrap();
+        let v = OutputSpec::parse_list("1600, 800 200").unwrap();
         let w: Vec<_> = v.iter().map(|s| s.width).collect();
         assert_eq!(w, vec![Some(1600), Some(800), Some(200)]);
         assert!(v.iter().all(|s| s.fit == Fit::Inside && s.height.is_none()));
+    }
+
+    #[test]
+    fn semicolon_ends_a_group() {
+        let v = OutputSpec::parse_list("40;24x24,cover,png").unwrap();
+        assert_eq!(v[0].fit, Fit::Inside);
+        assert_eq!(v[0].format, OutputFormat::Same);
+        assert_eq!(v[1].fit, Fit::Cover);
     }
 
     #[test]

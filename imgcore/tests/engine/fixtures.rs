@@ -1,0 +1,70 @@
+//! The committed fixtures are what the committed generator makes.
+
+#[allow(dead_code)]
+#[path = "../../examples/make_fixtures.rs"]
+mod generator;
+
+#[test]
+fn committed_fixtures_match_the_generator() {
+    let dir = super::fixtures_dir();
+    for (rel, bytes) in generator::all() {
+        let committed = std::fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+        let lossless = matches!(
+            rel.extension().and_then(|e| e.to_str()),
+            Some("png" | "gif" | "tiff" | "bmp")
+        ) || rel.starts_with("bad");
+        if lossless {
+            assert_eq!(committed, bytes, "{} differs from the generator's output", rel.display());
+        } else {
+            // Lossy encoders may pick other SIMD paths on other CPUs: compare the header.
+            assert_eq!(
+                imgcore::probe(&committed).map(|i| (i.width, i.height, i.format)).ok(),
+                imgcore::probe(&bytes).map(|i| (i.width, i.height, i.format)).ok(),
+                "{}",
+                rel.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_good_fixture_renders_in_every_output_format() {
+    for (name, bytes) in super::good_fixtures() {
+        let info = imgcore::probe(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let plan = imgcore::Plan::parse("40;24x24,cover,png;16x16,exact,webp;20,jpeg,q70").unwrap();
+        let r = imgcore::render(&bytes, &plan).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(r.renditions.len(), 4, "{name}");
+        assert_eq!(r.source, info, "{name}: render and probe disagree");
+        for rend in &r.renditions {
+            let out = imgcore::probe(&rend.bytes).unwrap_or_else(|e| panic!("{name} -> {}: {e}", rend.spec));
+            assert_eq!(out.format, rend.format, "{name}");
+            assert_eq!((out.width, out.height), (rend.width, rend.height), "{name} {}", rend.spec);
+            assert_eq!(out.orientation, 1, "{name}: outputs carry no orientation");
+            assert!(rend.width <= 40 && rend.height <= 40);
+        }
+        assert_eq!((r.renditions[1].width, r.renditions[1].height), (24.min(info.width), 24.min(info.height)), "{name}");
+        assert_eq!((r.renditions[2].width, r.renditions[2].height), (16, 16), "{name}: exact pads to the box");
+        assert!(r.thumbhash.is_some() && r.average_color.is_some(), "{name}");
+    }
+}
+
+#[test]
+fn bad_fixtures_fail_with_the_right_kind() {
+    use imgcore::ErrorKind::*;
+    let cases = [
+        ("bad/truncated.jpg", Truncated),
+        ("bad/truncated.png", Truncated),
+        ("bad/empty.jpg", Unsupported),
+        ("bad/not-an-image.jpg", Unsupported),
+        ("bad/heic-renamed.jpg", Unsupported),
+        ("bad/unsupported.avif", Unsupported),
+        ("bad/bomb-64250x64250.jpg", LimitExceeded),
+        ("bad/bomb-100000x100000.png", LimitExceeded),
+    ];
+    let plan = imgcore::Plan::parse("100").unwrap();
+    for (name, kind) in cases {
+        let e = imgcore::render(&super::fixture(name), &plan).expect_err(name);
+        assert_eq!(e.kind(), kind, "{name}: {e}");
+        assert!(!e.to_string().is_empty());
+    }
+}
