@@ -1,0 +1,162 @@
+//! Configuration from environment variables (documented in the README).
+
+use imgcore::{Fit, OutputSpec, Plan};
+use std::time::Duration;
+
+/// Everything the function is told by its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `OUTPUT_BUCKET`: where renditions go. Unset: the source object's own bucket
+    /// (then `OUTPUT_PREFIX` must be set, or the function would re-trigger itself).
+    pub output_bucket: Option<String>,
+    /// `OUTPUT_PREFIX`: key prefix of every rendition. Default: `renditions/`.
+    pub output_prefix: String,
+    /// `SOURCE_BUCKET`: the bucket whose events invoke the function; used to refuse a
+    /// configuration that would write where it is triggered.
+    pub source_bucket: Option<String>,
+    /// `TABLE_NAME`: the DynamoDB table of metadata records. Required.
+    pub table: String,
+    /// `RENDITIONS` (spec syntax) plus `MAX_PIXELS`: what to make. Default:
+    /// `1600,800,200,webp,q80`.
+    pub plan: Plan,
+    /// Output names (`{label}.{ext}`) per spec, in plan order.
+    pub labels: Vec<String>,
+    /// `MAX_OBJECT_BYTES`: larger sources are refused without being read. Default: 64 MiB.
+    pub max_object_bytes: u64,
+    /// `MAX_CONCURRENCY`: records of one invocation processed at once. Default: 4.
+    pub concurrency: usize,
+    /// `CACHE_CONTROL` of renditions. Default: `public, max-age=31536000, immutable`.
+    pub cache_control: String,
+    /// `DEADLINE_MARGIN_MS`: no new record is started when less than this remains before
+    /// the invocation deadline. Default: 10000.
+    pub deadline_margin: Duration,
+}
+
+/// A spec's name in output keys: its size (`800`, `x600`, `800x600`, `orig`), then the fit
+/// when it is not `inside`.
+pub fn label(spec: &OutputSpec) -> String {
+    let size = match (spec.width, spec.height) {
+        (Some(w), Some(h)) => format!("{w}x{h}"),
+        (Some(w), None) => w.to_string(),
+        (None, Some(h)) => format!("x{h}"),
+        (None, None) => "orig".into(),
+    };
+    match spec.fit {
+        Fit::Inside => size,
+        other => format!("{size}-{}", format!("{other:?}").to_ascii_lowercase()),
+    }
+}
+
+impl Config {
+    /// Read the configuration through `var` (normally `std::env::var`).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let get = |k: &str| var(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let num = |k: &str, default: u64| -> Result<u64, String> {
+            get(k).map_or(Ok(default), |v| v.parse().map_err(|_| format!("{k}={v} is not a whole number")))
+        };
+        let table = get("TABLE_NAME").ok_or("TABLE_NAME is required")?;
+        let spec = get("RENDITIONS").unwrap_or_else(|| "1600,800,200,webp,q80".into());
+        let mut plan = Plan::parse(&spec).map_err(|e| format!("RENDITIONS={spec}: {e}"))?;
+        plan.limits.max_pixels = num("MAX_PIXELS", plan.limits.max_pixels)?;
+        let max_object_bytes = num("MAX_OBJECT_BYTES", 64 << 20)?;
+        plan.limits.max_input_bytes = max_object_bytes;
+        let labels: Vec<String> = plan.outputs.iter().map(label).collect();
+        let mut names: Vec<(String, imgcore::OutputFormat)> =
+            plan.outputs.iter().zip(&labels).map(|(s, l)| (l.clone(), s.format)).collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.name().cmp(b.1.name())));
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(format!("RENDITIONS={spec}: two outputs would have the same key"));
+        }
+        let output_prefix = match var("OUTPUT_PREFIX") {
+            Some(p) => p.trim().trim_start_matches('/').to_string(),
+            None => "renditions/".into(),
+        };
+        let output_bucket = get("OUTPUT_BUCKET");
+        let source_bucket = get("SOURCE_BUCKET");
+        let same_bucket = match (&output_bucket, &source_bucket) {
+            (None, _) => true,
+            (Some(o), Some(s)) => o == s,
+            (Some(_), None) => false,
+        };
+        if same_bucket && output_prefix.is_empty() {
+            return Err("renditions would be written into the bucket that triggers the function with no \
+                        OUTPUT_PREFIX: every output would invoke the function again. Set OUTPUT_BUCKET to \
+                        another bucket or OUTPUT_PREFIX to a prefix the event filter excludes"
+                .into());
+        }
+        Ok(Config {
+            output_bucket,
+            output_prefix,
+            source_bucket,
+            table,
+            plan,
+            labels,
+            max_object_bytes,
+            concurrency: num("MAX_CONCURRENCY", 4)?.clamp(1, 64) as usize,
+            cache_control: get("CACHE_CONTROL").unwrap_or_else(|| "public, max-age=31536000, immutable".into()),
+            deadline_margin: Duration::from_millis(num("DEADLINE_MARGIN_MS", 10_000)?),
+        })
+    }
+
+    /// The bucket renditions of an object in `source_bucket` go to.
+    pub fn output_bucket_for<'a>(&'a self, source_bucket: &'a str) -> &'a str {
+        self.output_bucket.as_deref().unwrap_or(source_bucket)
+    }
+
+    /// Whether `key` in `bucket` is one of our own outputs (and must not be processed).
+    pub fn is_own_output(&self, bucket: &str, key: &str) -> bool {
+        bucket == self.output_bucket_for(bucket) && !self.output_prefix.is_empty() && key.starts_with(&self.output_prefix)
+    }
+
+    /// The key of a rendition: `{prefix}{source key}/{label}.{ext}`.
+    pub fn rendition_key(&self, source_key: &str, label: &str, ext: &str) -> String {
+        format!("{}{source_key}/{label}.{ext}", self.output_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_BUCKET", "out")]).unwrap();
+        assert_eq!(c.output_prefix, "renditions/");
+        assert_eq!(c.labels, vec!["1600", "800", "200"]);
+        assert_eq!(c.concurrency, 4);
+        assert_eq!(c.rendition_key("a b/c.jpg", "800", "webp"), "renditions/a b/c.jpg/800.webp");
+    }
+
+    #[test]
+    fn refuses_to_write_where_it_is_triggered_without_a_prefix() {
+        let e = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", "")]).unwrap_err();
+        assert!(e.contains("invoke the function again"), "{e}");
+        let e = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", ""), ("OUTPUT_BUCKET", "b"), ("SOURCE_BUCKET", "b")]).unwrap_err();
+        assert!(e.contains("OUTPUT_PREFIX"));
+        assert!(cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", ""), ("OUTPUT_BUCKET", "o"), ("SOURCE_BUCKET", "s")]).is_ok());
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(cfg(&[("OUTPUT_BUCKET", "o")]).unwrap_err().contains("TABLE_NAME"));
+        assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,wat")]).is_err());
+        assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,800")]).unwrap_err().contains("same key"));
+        assert!(cfg(&[("TABLE_NAME", "t"), ("MAX_OBJECT_BYTES", "lots")]).is_err());
+        assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,jpeg;800,webp;200x200,cover")]).is_ok());
+    }
+
+    #[test]
+    fn own_outputs_are_recognised() {
+        let c = cfg(&[("TABLE_NAME", "t")]).unwrap();
+        assert!(c.is_own_output("b", "renditions/x.jpg/800.webp"));
+        assert!(!c.is_own_output("b", "photos/x.jpg"));
+        let c = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_BUCKET", "out")]).unwrap();
+        assert!(!c.is_own_output("in", "renditions/x.jpg"), "another bucket cannot loop");
+        assert!(c.is_own_output("out", "renditions/x.jpg"));
+    }
+}

@@ -1,0 +1,204 @@
+//! The two ports through which the handler reaches the outside: an object store and a
+//! metadata catalog. S3/DynamoDB adapters live in `aws.rs`, in-memory ones in `memory.rs`.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// A failure of an adapter, tagged by whether trying again can help.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct PortError {
+    /// Throttling, 5xx, timeouts and connection errors: the work should be retried.
+    pub retryable: bool,
+    /// What happened (with the service's error code when there is one).
+    pub message: String,
+}
+
+impl PortError {
+    /// A transient failure.
+    pub fn transient(message: impl Into<String>) -> Self {
+        PortError { retryable: true, message: message.into() }
+    }
+    /// A failure that will happen again.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        PortError { retryable: false, message: message.into() }
+    }
+}
+
+/// What a HEAD says about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag without quotes.
+    pub etag: String,
+    /// Version id, when the bucket is versioned.
+    pub version_id: Option<String>,
+    /// User metadata (`x-amz-meta-*`), lower-case names without the prefix.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Result of a conditional GET.
+#[derive(Debug)]
+pub enum Fetched {
+    /// The bytes, and the head of the version read.
+    Found(Vec<u8>, ObjectHead),
+    /// No such object (deleted since the event).
+    Missing,
+    /// The object changed since the event (its ETag no longer matches).
+    Changed,
+}
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutObject {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Body.
+    pub body: Vec<u8>,
+    /// `Content-Type`.
+    pub content_type: String,
+    /// `Cache-Control`.
+    pub cache_control: String,
+    /// User metadata.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Where images are read and renditions written.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// HEAD an object; `None` when it does not exist.
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, PortError>;
+    /// GET an object, only if its ETag is still `if_match` (when given).
+    async fn get(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<Fetched, PortError>;
+    /// PUT an object.
+    async fn put(&self, object: PutObject) -> Result<(), PortError>;
+    /// DELETE an object (no error when it is already gone).
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
+}
+
+/// Status of a source object in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Renditions were written.
+    Done,
+    /// The object could not be rendered; `error` says why.
+    Failed,
+    /// The source was deleted and its renditions removed.
+    Deleted,
+}
+
+/// One rendition in a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenditionRecord {
+    /// Output key.
+    pub key: String,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Format (`jpeg`, `webp`, …).
+    pub format: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// The metadata record of one source object (one DynamoDB item). See the README for the
+/// schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Partition key: `bucket/key` of the source.
+    pub id: String,
+    /// Source bucket.
+    pub bucket: String,
+    /// Source key (decoded).
+    pub key: String,
+    /// `done`, `failed` or `deleted`.
+    pub status: Status,
+    /// The event sequencer, left-padded with zeros to 32 hex digits (comparable as a string).
+    pub sequencer: String,
+    /// Source ETag.
+    pub etag: Option<String>,
+    /// Source version id.
+    pub version_id: Option<String>,
+    /// Source size in bytes.
+    pub size: Option<u64>,
+    /// Source format.
+    pub format: Option<String>,
+    /// Displayed width.
+    pub width: Option<u32>,
+    /// Displayed height.
+    pub height: Option<u32>,
+    /// EXIF orientation.
+    pub orientation: Option<u8>,
+    /// Alpha channel present.
+    pub has_alpha: Option<bool>,
+    /// ICC profile description.
+    pub icc_profile: Option<String>,
+    /// Thumbhash (base64).
+    pub thumbhash: Option<String>,
+    /// Average colour `#rrggbb`.
+    pub color: Option<String>,
+    /// The renditions written.
+    pub renditions: Vec<RenditionRecord>,
+    /// For `failed`: the error kind (`corrupt`, `limit_exceeded`, …).
+    pub error_kind: Option<String>,
+    /// For `failed`: the error message.
+    pub error: Option<String>,
+    /// When processed (RFC 3339, UTC).
+    pub processed_at: String,
+    /// Processing time in milliseconds.
+    pub duration_ms: u64,
+    /// `imgcore` version.
+    pub engine_version: String,
+}
+
+/// When a record may be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteIf {
+    /// No record yet, or the stored sequencer is older than this (padded) one.
+    NewerThanStored(String),
+    /// No record yet, or the stored record is of the same source ETag (re-processing the
+    /// same version, as a backfill does).
+    AbsentOrSameEtag(String),
+}
+
+/// Where records are kept.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// Read a record (strongly consistent).
+    async fn get(&self, id: &str) -> Result<Option<Record>, PortError>;
+    /// Write a record if the condition holds; `Ok(false)` when it does not (nothing written).
+    async fn put(&self, record: &Record, condition: &WriteIf) -> Result<bool, PortError>;
+}
+
+/// Left-pad an S3 sequencer (hex) to 32 digits, upper-case, so that string order is event
+/// order. `None` or an invalid sequencer gives all zeros (older than any event).
+pub fn pad_sequencer(seq: Option<&str>) -> String {
+    let s = seq.unwrap_or("").trim();
+    if s.is_empty() || s.len() > 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return "0".repeat(32);
+    }
+    format!("{:0>32}", s.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pad_sequencer;
+
+    #[test]
+    fn padded_sequencers_compare_in_event_order() {
+        // Real sequencers of one key grow, but may differ in length.
+        let a = pad_sequencer(Some("0055AED6DCD90281E5"));
+        let b = pad_sequencer(Some("0055AED6DCD9028200"));
+        let c = pad_sequencer(Some("55AED6DCD90281E5F"));
+        assert!(a < b);
+        assert!(a < c && b < c, "a longer hex string is a larger number");
+        assert_eq!(pad_sequencer(Some("ff")), pad_sequencer(Some("00FF")));
+        assert_eq!(pad_sequencer(None), "0".repeat(32));
+        assert_eq!(pad_sequencer(Some("zz")), "0".repeat(32));
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (pinned), starts the local AWS API server
+# (moto) on a free loopback port, runs every test of the workspace, lints the SAM template,
+# and stops the server. Safe to run again: installs are skipped when already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION=5.2.5
+CARGO_LAMBDA_VERSION=1.9.2
+CFN_LINT_VERSION=1.58.0
+VENV=.venv-test
+
+need_apt=()
+command -v nasm >/dev/null || need_apt+=(nasm)   # SIMD for mozjpeg and rav1e
+command -v python3 >/dev/null || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if ((${#need_apt[@]})); then
+  echo "==> installing ${need_apt[*]} (Debian)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+command -v nasm >/dev/null || { echo "nasm is required to build the SIMD codecs" >&2; exit 1; }
+
+stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION"
+if [ ! -f "$stamp" ]; then
+  echo "==> installing moto[server]==$MOTO_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION cfn-lint==$CFN_LINT_VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  touch "$stamp"
+fi
+export PATH="$PWD/$VENV/bin:$PATH"
+
+# Build everything once (one profile for all tests), before the server starts.
+echo "==> building tests"
+cargo test --workspace --locked --no-run
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+echo "==> starting moto_server on 127.0.0.1:$port"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+moto_pid=$!
+cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  if curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 \
+     || python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+
+export IMGTOOL_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+
+echo "==> cargo test"
+cargo test --workspace --locked
+
+if [ -f template.yaml ]; then
+  echo "==> cfn-lint template.yaml"
+  cfn-lint template.yaml
+fi
+echo "==> all tests passed"
