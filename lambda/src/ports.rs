@@ -161,9 +161,9 @@ pub struct Record {
 pub enum WriteIf {
     /// No record yet, or the stored sequencer is older than this (padded) one.
     NewerThanStored(String),
-    /// No record yet, or the stored record is of the same source ETag (re-processing the
-    /// same version, as a backfill does).
-    AbsentOrSameEtag(String),
+    /// The stored record still has this (padded) sequencer, or there is no record when
+    /// `None`: an optimistic write for backfill tasks, which carry no sequencer.
+    Unchanged(Option<String>),
 }
 
 /// Where records are kept.
