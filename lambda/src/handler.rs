@@ -82,6 +82,16 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         &self.cfg
     }
 
+    /// The object store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &C {
+        &self.catalog
+    }
+
     fn base_record(&self, t: &Task, seq: &str, started: Instant) -> Record {
         Record {
             id: format!("{}/{}", t.bucket, t.key),

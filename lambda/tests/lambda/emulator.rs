@@ -1,0 +1,127 @@
+//! End to end: the real `bootstrap` binary under the Lambda runtime API emulator
+//! (`cargo lambda watch`), invoked with `cargo lambda invoke --data-file`, against the local
+//! S3/DynamoDB server. Needs `cargo-lambda` on PATH (installed by `scripts/test.sh`).
+
+use imgtool_lambda::aws::DynamoCatalog;
+use imgtool_lambda::ports::{Catalog, Status};
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // Stop the emulator and the function it started (one process group).
+        let pgid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &format!("-{pgid}")]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-KILL", &format!("-{pgid}")]).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn invoke(port: u16, event: &serde_json::Value) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("event.json");
+    std::fs::write(&path, serde_json::to_vec(event).unwrap()).unwrap();
+    let out = Command::new("cargo")
+        .args(["lambda", "invoke", "bootstrap", "-A", "127.0.0.1", "-P", &port.to_string(), "--data-file"])
+        .arg(&path)
+        .current_dir(super::root().join("lambda"))
+        .output()
+        .expect("cargo lambda invoke (install with scripts/test.sh)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_under_the_runtime_emulator() {
+    let endpoint = super::endpoint();
+    let l = super::moto::local().await;
+    let port = free_port();
+    let env = format!(
+        "AWS_ENDPOINT_URL={endpoint},AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,\
+         AWS_EC2_METADATA_DISABLED=true,TABLE_NAME={},OUTPUT_BUCKET={},RENDITIONS=400;100x100,cover,webp",
+        l.table, l.out
+    );
+    let log = std::fs::File::create(std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"))).unwrap();
+    let child = Command::new("cargo")
+        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string(), "--env-vars", &env, "--ignore-changes"])
+        .current_dir(super::root().join("lambda"))
+        .env("CARGO_TARGET_DIR", super::root().join("target"))
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .process_group(0)
+        .spawn()
+        .expect("cargo lambda watch (install with scripts/test.sh)");
+    let _watch = Watch(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the emulator did not open port {port}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let etag = super::moto::upload(&l, "uploads/my holiday photo+1.jpg", super::fixture("orientation-6.jpg")).await;
+    let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag)]);
+    // The first invocation builds and starts the function; allow for that.
+    let (ok, out) = tokio::task::spawn_blocking({
+        let ev = ev.clone();
+        move || invoke(port, &ev)
+    })
+    .await
+    .unwrap();
+    assert!(ok, "invoke failed: {out}");
+    assert!(out.contains("\"done\":1"), "{out}");
+
+    let cat = DynamoCatalog { client: l.ddb.clone(), table: l.table.clone() };
+    let id = format!("{}/uploads/my holiday photo+1.jpg", l.src);
+    let rec = cat.get(&id).await.unwrap().expect("record");
+    assert_eq!(rec.status, Status::Done);
+    assert_eq!((rec.width, rec.height, rec.orientation), (Some(48), Some(32), Some(6)));
+    let keys: Vec<String> = rec.renditions.iter().map(|r| r.key.clone()).collect();
+    assert_eq!(keys, vec!["renditions/uploads/my holiday photo+1.jpg/400.jpg", "renditions/uploads/my holiday photo+1.jpg/100x100-cover.webp"]);
+    let o = l.s3.get_object().bucket(&l.out).key(&keys[1]).send().await.unwrap();
+    assert_eq!(o.content_type(), Some("image/webp"));
+    let before = o.e_tag().map(str::to_string);
+
+    // The same event again, then an older one: nothing changes.
+    let (ok, out) = tokio::task::spawn_blocking({
+        let ev = ev.clone();
+        move || invoke(port, &ev)
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("\"skipped\":1"), "{out}");
+    let older = serde_json::from_str(&ev.to_string().replace("0055AED6DCD90281E5", "0055AED6DCD90281E4")).unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &older)).await.unwrap();
+    assert!(ok && out.contains("\"skipped\":1"), "{out}");
+    assert_eq!(cat.get(&id).await.unwrap().unwrap(), rec);
+    let again = l.s3.head_object().bucket(&l.out).key(&keys[1]).send().await.unwrap();
+    assert_eq!(again.e_tag().map(str::to_string), before);
+
+    // A bad upload gets a failed record; the invocation itself succeeds (no retry storm).
+    let etag = super::moto::upload(&l, "uploads/bad.jpg", super::fixture("bad/truncated.jpg")).await;
+    let bad = serde_json::from_str(
+        &super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag)])
+            .to_string()
+            .replace("uploads/my+holiday+photo%2B1.jpg", "uploads/bad.jpg"),
+    )
+    .unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &bad)).await.unwrap();
+    assert!(ok && out.contains("\"failed\":1"), "{out}");
+    let r = cat.get(&format!("{}/uploads/bad.jpg", l.src)).await.unwrap().unwrap();
+    assert_eq!(r.status, Status::Failed);
+}
+
