@@ -166,35 +166,46 @@ fn specs(a: &ResizeArgs) -> Result<Vec<OutputSpec>> {
     Ok(v)
 }
 
-/// `DIR/<stem>-<width>.<ext>`; `-<w>x<h>` when two outputs of one input would share a name.
+/// `DIR/<stem>-<width>.<ext>`; `-<w>x<h>` when two outputs of one input would share a name,
+/// and `-<w>x<h>-<n>` (the output's position) when even that is shared.
 fn output_names(stem: &str, r: &imgcore::Rendered) -> Vec<String> {
-    let short: Vec<String> = r
-        .renditions
-        .iter()
-        .map(|x| format!("{stem}-{}.{}", x.width, x.format.extension()))
-        .collect();
-    short
-        .iter()
-        .zip(&r.renditions)
-        .map(|(name, x)| {
-            if short.iter().filter(|n| *n == name).count() > 1 {
-                format!("{stem}-{}x{}.{}", x.width, x.height, x.format.extension())
+    let names = |f: &dyn Fn(usize, &imgcore::Rendition) -> String| -> Vec<String> {
+        r.renditions.iter().enumerate().map(|(i, x)| f(i, x)).collect()
+    };
+    let short = names(&|_, x| format!("{stem}-{}.{}", x.width, x.format.extension()));
+    let long = names(&|_, x| format!("{stem}-{}x{}.{}", x.width, x.height, x.format.extension()));
+    let indexed = names(&|i, x| format!("{stem}-{}x{}-{}.{}", x.width, x.height, i + 1, x.format.extension()));
+    let unique = |v: &[String], i: usize| v.iter().filter(|n| **n == v[i]).count() == 1;
+    (0..r.renditions.len())
+        .map(|i| {
+            if unique(&short, i) {
+                short[i].clone()
+            } else if unique(&long, i) {
+                long[i].clone()
             } else {
-                name.clone()
+                indexed[i].clone()
             }
         })
         .collect()
 }
 
-fn resize_one(input: &Path, out: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
+/// The name outputs of `input` start with: its stem, or its whole file name when another
+/// input of the same run has the same stem (`gray.jpg` and `gray.png`).
+fn output_stem(input: &Path, all: &[PathBuf]) -> String {
+    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    let mine = stem(input);
+    let shared = all.iter().filter(|p| stem(p) == mine).count() > 1;
+    match (shared, input.file_name()) {
+        (true, Some(name)) => name.to_string_lossy().into_owned(),
+        _ => mine,
+    }
+}
+
+fn resize_one(input: &Path, stem: &str, out: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     let done = imgcore::render(&bytes, plan).with_context(|| format!("{}", input.display()))?;
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
     let mut written = Vec::new();
-    for (name, r) in output_names(&stem, &done).into_iter().zip(&done.renditions) {
+    for (name, r) in output_names(stem, &done).into_iter().zip(&done.renditions) {
         let path = out.join(name);
         std::fs::write(&path, &r.bytes).with_context(|| format!("cannot write {}", path.display()))?;
         written.push(path);
@@ -208,7 +219,7 @@ fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
     let results: Vec<(PathBuf, Result<Vec<PathBuf>>)> = a
         .inputs
         .par_iter()
-        .map(|i| (i.clone(), resize_one(i, &a.out, &plan)))
+        .map(|i| (i.clone(), resize_one(i, &output_stem(i, &a.inputs), &a.out, &plan)))
         .collect();
     let mut failed = 0;
     for (input, r) in &results {

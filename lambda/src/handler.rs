@@ -430,6 +430,21 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_from_epoch_milliseconds() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        let d = deadline_from_epoch_ms(now + 30_000).unwrap();
+        let left = d.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30), "{left:?}");
+        assert!(deadline_from_epoch_ms(now - 1000).unwrap() <= Instant::now());
+        assert_eq!(deadline_from_epoch_ms(600_000), None, "a bare timeout is not a deadline");
+    }
+}
+
 fn summary(results: &[TaskResult]) -> Value {
     let count = |f: &dyn Fn(&Outcome) -> bool| {
         results
@@ -446,8 +461,13 @@ fn summary(results: &[TaskResult]) -> Value {
     })
 }
 
-/// Time left before a deadline given in epoch milliseconds, as an `Instant`.
+/// The invocation deadline (epoch milliseconds, as Lambda sends it) as an `Instant`.
+/// A value before the year 2001 is not an epoch time (local emulators send the timeout
+/// itself): the deadline is then unknown and no record is held back for it.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms < 978_307_200_000 {
+        return None;
+    }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?

@@ -30,6 +30,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {
+            tracing::debug!(deadline_ms = ev.context.deadline, "invocation");
             let deadline = deadline_from_epoch_ms(ev.context.deadline);
             let inv = event::parse(&ev.payload).map_err(|e| {
                 tracing::error!(error = %e, "unrecognised event");

@@ -14,8 +14,9 @@ struct Watch(Child);
 impl Drop for Watch {
     fn drop(&mut self) {
         // Stop the emulator and the function it started (one process group).
-        let pgid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &format!("-{pgid}")]).status();
+        let group = format!("-{}", self.0.id());
+        let signal = |sig: &str| Command::new("kill").args(["-s", sig, "--", &group]).status();
+        let _ = signal("INT");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -23,7 +24,7 @@ impl Drop for Watch {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = Command::new("kill").args(["-KILL", &format!("-{pgid}")]).status();
+        let _ = signal("KILL");
         let _ = self.0.wait();
     }
 }
@@ -51,14 +52,23 @@ async fn bootstrap_under_the_runtime_emulator() {
     let endpoint = super::endpoint();
     let l = super::moto::local().await;
     let port = free_port();
-    let env = format!(
-        "AWS_ENDPOINT_URL={endpoint},AWS_REGION=us-east-1,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,\
-         AWS_EC2_METADATA_DISABLED=true,TABLE_NAME={},OUTPUT_BUCKET={},RENDITIONS=400;100x100,cover,webp",
-        l.table, l.out
-    );
-    let log = std::fs::File::create(std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"))).unwrap();
+    // An env file, not --env-vars: values such as RENDITIONS contain commas.
+    let env_dir = tempfile::tempdir().unwrap();
+    let env_file = env_dir.path().join("lambda.env");
+    std::fs::write(
+        &env_file,
+        format!(
+            "AWS_ENDPOINT_URL={endpoint}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\n\
+             AWS_EC2_METADATA_DISABLED=true\nTABLE_NAME={}\nOUTPUT_BUCKET={}\nRENDITIONS=\"400;100x100,cover,webp\"\n",
+            l.table, l.out
+        ),
+    )
+    .unwrap();
+    let log_path = std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new("cargo")
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string(), "--env-vars", &env, "--ignore-changes"])
+        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string(), "--ignore-changes", "--timeout", "60", "--env-file"])
+        .arg(&env_file)
         .current_dir(super::root().join("lambda"))
         .env("CARGO_TARGET_DIR", super::root().join("target"))
         .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -66,10 +76,14 @@ async fn bootstrap_under_the_runtime_emulator() {
         .process_group(0)
         .spawn()
         .expect("cargo lambda watch (install with scripts/test.sh)");
-    let _watch = Watch(child);
+    let mut watch = Watch(child);
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the emulator did not open port {port}");
+        let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Ok(Some(status)) = watch.0.try_wait() {
+            panic!("cargo lambda watch exited ({status}):\n{}", log());
+        }
+        assert!(Instant::now() < deadline, "the emulator did not open port {port}:\n{}", log());
         std::thread::sleep(Duration::from_millis(200));
     }
 
