@@ -11,7 +11,9 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn corpus(name: &str) -> Option<Vec<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus")
+        .join(name);
     std::fs::read(p).ok()
 }
 
@@ -20,7 +22,11 @@ fn synthetic_jpeg(w: u32, h: u32) -> Vec<u8> {
         let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
         let r = ((fx * 90.0).sin() * (fy * 70.0).cos() * 40.0) as i32;
         let c = |v: f32| (v as i32 + r + ((x * 7 + y * 13) % 11) as i32).clamp(0, 255) as u8;
-        image::Rgb([c(30.0 + 200.0 * fx), c(50.0 + 160.0 * fy), c(210.0 - 160.0 * fx * fy)])
+        image::Rgb([
+            c(30.0 + 200.0 * fx),
+            c(50.0 + 160.0 * fy),
+            c(210.0 - 160.0 * fx * fy),
+        ])
     });
     let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
     c.set_fastest_defaults();
@@ -34,8 +40,14 @@ fn synthetic_jpeg(w: u32, h: u32) -> Vec<u8> {
 /// W1: sharp's benchmark photo (2725x2225). W2: a 4000x3000 photo.
 fn inputs() -> [(&'static str, Vec<u8>); 2] {
     [
-        ("W1", corpus("2569067123_aca715a2ee_o.jpg").unwrap_or_else(|| synthetic_jpeg(2725, 2225))),
-        ("W2", corpus("synthetic-4000x3000-q90.jpg").unwrap_or_else(|| synthetic_jpeg(4000, 3000))),
+        (
+            "W1",
+            corpus("2569067123_aca715a2ee_o.jpg").unwrap_or_else(|| synthetic_jpeg(2725, 2225)),
+        ),
+        (
+            "W2",
+            corpus("synthetic-4000x3000-q90.jpg").unwrap_or_else(|| synthetic_jpeg(4000, 3000)),
+        ),
     ]
 }
 
@@ -44,16 +56,20 @@ fn decode(c: &mut Criterion) {
     g.sample_size(20);
     let (_, w1) = &inputs()[0];
     for num in [8u8, 4, 2, 1] {
-        g.bench_with_input(BenchmarkId::new("mozjpeg_scale", format!("{num}/8")), &num, |b, &num| {
-            b.iter(|| {
-                let mut d = mozjpeg::Decompress::new_mem(w1).expect("header");
-                d.scale(num);
-                let mut s = d.rgb().expect("start");
-                let px: Vec<u8> = s.read_scanlines().expect("pixels");
-                s.finish().expect("finish");
-                black_box(px)
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("mozjpeg_scale", format!("{num}/8")),
+            &num,
+            |b, &num| {
+                b.iter(|| {
+                    let mut d = mozjpeg::Decompress::new_mem(w1).expect("header");
+                    d.scale(num);
+                    let mut s = d.rgb().expect("start");
+                    let px: Vec<u8> = s.read_scanlines().expect("pixels");
+                    s.finish().expect("finish");
+                    black_box(px)
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -76,7 +92,9 @@ fn resize(c: &mut Criterion) {
     let mut resizer = fr::Resizer::new();
     for (name, f) in filters {
         let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(f));
-        g.bench_function(name, |b| b.iter(|| resizer.resize(&src, &mut dst, &opts).expect("resize")));
+        g.bench_function(name, |b| {
+            b.iter(|| resizer.resize(&src, &mut dst, &opts).expect("resize"))
+        });
     }
     g.finish();
 }
@@ -86,10 +104,21 @@ fn encode(c: &mut Criterion) {
     g.sample_size(10);
     let (_, w1) = &inputs()[0];
     let plan = imgcore::Plan::parse("800,png").expect("plan");
-    let png = imgcore::render(w1, &plan).expect("render").renditions.remove(0).bytes;
-    for spec in ["orig,jpeg,q80", "orig,png", "orig,webp,q80", "orig,avif,q60,speed8"] {
+    let png = imgcore::render(w1, &plan)
+        .expect("render")
+        .renditions
+        .remove(0)
+        .bytes;
+    for spec in [
+        "orig,jpeg,q80",
+        "orig,png",
+        "orig,webp,q80",
+        "orig,avif,q60,speed8",
+    ] {
         let plan = imgcore::Plan::parse(spec).expect("plan");
-        g.bench_function(spec, |b| b.iter(|| imgcore::render(black_box(&png), &plan).expect("render")));
+        g.bench_function(spec, |b| {
+            b.iter(|| imgcore::render(black_box(&png), &plan).expect("render"))
+        });
     }
     g.finish();
 }
@@ -99,12 +128,18 @@ fn render(c: &mut Criterion) {
     g.sample_size(10);
     let [(_, w1), (_, w2)] = inputs();
     let p1 = imgcore::Plan::parse("720,jpeg,q80").expect("plan");
-    g.bench_function("W1_720_jpeg", |b| b.iter(|| imgcore::render(black_box(&w1), &p1).expect("render")));
+    g.bench_function("W1_720_jpeg", |b| {
+        b.iter(|| imgcore::render(black_box(&w1), &p1).expect("render"))
+    });
     let p2 = imgcore::Plan::parse("1600,800,200,jpeg,q80").expect("plan");
-    g.bench_function("W2_1600_800_200_jpeg", |b| b.iter(|| imgcore::render(black_box(&w2), &p2).expect("render")));
+    g.bench_function("W2_1600_800_200_jpeg", |b| {
+        b.iter(|| imgcore::render(black_box(&w2), &p2).expect("render"))
+    });
     let mut p2_full = p2.clone();
     p2_full.shrink_on_load = false;
-    g.bench_function("W2_no_shrink_on_load", |b| b.iter(|| imgcore::render(black_box(&w2), &p2_full).expect("render")));
+    g.bench_function("W2_no_shrink_on_load", |b| {
+        b.iter(|| imgcore::render(black_box(&w2), &p2_full).expect("render"))
+    });
     g.finish();
 }
 

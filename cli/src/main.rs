@@ -170,11 +170,23 @@ fn specs(a: &ResizeArgs) -> Result<Vec<OutputSpec>> {
 /// and `-<w>x<h>-<n>` (the output's position) when even that is shared.
 fn output_names(stem: &str, r: &imgcore::Rendered) -> Vec<String> {
     let names = |f: &dyn Fn(usize, &imgcore::Rendition) -> String| -> Vec<String> {
-        r.renditions.iter().enumerate().map(|(i, x)| f(i, x)).collect()
+        r.renditions
+            .iter()
+            .enumerate()
+            .map(|(i, x)| f(i, x))
+            .collect()
     };
     let short = names(&|_, x| format!("{stem}-{}.{}", x.width, x.format.extension()));
     let long = names(&|_, x| format!("{stem}-{}x{}.{}", x.width, x.height, x.format.extension()));
-    let indexed = names(&|i, x| format!("{stem}-{}x{}-{}.{}", x.width, x.height, i + 1, x.format.extension()));
+    let indexed = names(&|i, x| {
+        format!(
+            "{stem}-{}x{}-{}.{}",
+            x.width,
+            x.height,
+            i + 1,
+            x.format.extension()
+        )
+    });
     let unique = |v: &[String], i: usize| v.iter().filter(|n| **n == v[i]).count() == 1;
     (0..r.renditions.len())
         .map(|i| {
@@ -192,7 +204,11 @@ fn output_names(stem: &str, r: &imgcore::Rendered) -> Vec<String> {
 /// The name outputs of `input` start with: its stem, or its whole file name when another
 /// input of the same run has the same stem (`gray.jpg` and `gray.png`).
 fn output_stem(input: &Path, all: &[PathBuf]) -> String {
-    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "image".into())
+    };
     let mine = stem(input);
     let shared = all.iter().filter(|p| stem(p) == mine).count() > 1;
     match (shared, input.file_name()) {
@@ -207,7 +223,8 @@ fn resize_one(input: &Path, stem: &str, out: &Path, plan: &Plan) -> Result<Vec<P
     let mut written = Vec::new();
     for (name, r) in output_names(stem, &done).into_iter().zip(&done.renditions) {
         let path = out.join(name);
-        std::fs::write(&path, &r.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &r.bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         written.push(path);
     }
     Ok(written)
@@ -215,11 +232,17 @@ fn resize_one(input: &Path, stem: &str, out: &Path, plan: &Plan) -> Result<Vec<P
 
 fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
     let plan = Plan::new(specs(&a).map_err(Usage)?);
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let results: Vec<(PathBuf, Result<Vec<PathBuf>>)> = a
         .inputs
         .par_iter()
-        .map(|i| (i.clone(), resize_one(i, &output_stem(i, &a.inputs), &a.out, &plan)))
+        .map(|i| {
+            (
+                i.clone(),
+                resize_one(i, &output_stem(i, &a.inputs), &a.out, &plan),
+            )
+        })
         .collect();
     let mut failed = 0;
     for (input, r) in &results {
@@ -258,8 +281,14 @@ fn run_info(inputs: &[PathBuf]) -> Result<ExitCode> {
                 i.orientation,
                 i.bit_depth,
                 if i.has_alpha { " alpha" } else { "" },
-                i.icc_profile.map(|p| format!(" icc \"{p}\"")).unwrap_or_default(),
-                if i.frames > 1 { format!(" {} frames", i.frames) } else { String::new() },
+                i.icc_profile
+                    .map(|p| format!(" icc \"{p}\""))
+                    .unwrap_or_default(),
+                if i.frames > 1 {
+                    format!(" {} frames", i.frames)
+                } else {
+                    String::new()
+                },
             ),
             Err(e) => {
                 failed = true;
@@ -267,7 +296,11 @@ fn run_info(inputs: &[PathBuf]) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::from(EXIT_SOME_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(EXIT_SOME_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// A usage or configuration error (exit code 2).
@@ -281,7 +314,10 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn chain(e: &anyhow::Error) -> String {
-    e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": ")
+    e.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn main() -> ExitCode {

@@ -4,7 +4,10 @@
 //! The output is deterministic; `tests/engine/fixtures.rs` checks the committed files match.
 
 use image::codecs::gif::GifEncoder;
-use image::{DynamicImage, Frame, GrayImage, ImageBuffer, ImageEncoder, Luma, LumaA, Rgb, RgbImage, Rgba, RgbaImage};
+use image::{
+    DynamicImage, Frame, GrayImage, ImageBuffer, ImageEncoder, Luma, LumaA, Rgb, RgbImage, Rgba,
+    RgbaImage,
+};
 use std::path::{Path, PathBuf};
 
 /// A deterministic pseudo-random generator (xorshift), for texture.
@@ -28,7 +31,11 @@ pub fn photo(w: u32, h: u32) -> RgbImage {
         let ripple = ((fx * 40.0).sin() * (fy * 30.0).cos() * 24.0) as i32;
         let grain = (n.next() % 17) as i32 - 8;
         let c = |v: f32| (v as i32 + ripple + grain).clamp(0, 255) as u8;
-        Rgb([c(40.0 + 200.0 * fx), c(60.0 + 150.0 * fy), c(200.0 - 150.0 * fx * fy)])
+        Rgb([
+            c(40.0 + 200.0 * fx),
+            c(60.0 + 150.0 * fy),
+            c(200.0 - 150.0 * fx * fy),
+        ])
     })
 }
 
@@ -43,7 +50,13 @@ pub fn quadrants(w: u32, h: u32) -> RgbImage {
     })
 }
 
-fn jpeg(img: &DynamicImage, quality: f32, progressive: bool, app: &[(u8, Vec<u8>)], icc: Option<&[u8]>) -> Vec<u8> {
+fn jpeg(
+    img: &DynamicImage,
+    quality: f32,
+    progressive: bool,
+    app: &[(u8, Vec<u8>)],
+    icc: Option<&[u8]>,
+) -> Vec<u8> {
     let (cs, bytes) = match img {
         DynamicImage::ImageLuma8(b) => (mozjpeg::ColorSpace::JCS_GRAYSCALE, b.as_raw().clone()),
         other => (mozjpeg::ColorSpace::JCS_RGB, other.to_rgb8().into_raw()),
@@ -84,8 +97,13 @@ fn png(img: &DynamicImage, icc: Option<Vec<u8>>) -> Vec<u8> {
     if let Some(icc) = icc {
         enc.set_icc_profile(icc).expect("png icc");
     }
-    enc.write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
-        .expect("png");
+    enc.write_image(
+        img.as_bytes(),
+        img.width(),
+        img.height(),
+        img.color().into(),
+    )
+    .expect("png");
     out
 }
 
@@ -144,10 +162,10 @@ fn cmyk_adobe_jpeg() -> Vec<u8> {
         for x in 0..w {
             // ink amounts c, m, y, k
             let ink: [u8; 4] = match (x < w / 2, y < h / 2) {
-                (true, true) => [0, 255, 255, 0],   // red
-                (false, true) => [255, 0, 255, 0],  // green
-                (true, false) => [255, 255, 0, 0],  // blue
-                (false, false) => [0, 0, 0, 0],     // white (paper)
+                (true, true) => [0, 255, 255, 0],  // red
+                (false, true) => [255, 0, 255, 0], // green
+                (true, false) => [255, 255, 0, 0], // blue
+                (false, false) => [0, 0, 0, 0],    // white (paper)
             };
             px.extend(ink.map(|v| 255 - v));
         }
@@ -174,7 +192,8 @@ fn gif(frames: &[RgbaImage]) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let mut e = GifEncoder::new(&mut out);
-        e.set_repeat(image::codecs::gif::Repeat::Infinite).expect("repeat");
+        e.set_repeat(image::codecs::gif::Repeat::Infinite)
+            .expect("repeat");
         for f in frames {
             e.encode_frame(Frame::new(f.clone())).expect("frame");
         }
@@ -207,7 +226,16 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
     let photo_jpg = jpeg(&photo, 90.0, false, &[], None);
     put("photo.jpg", photo_jpg.clone());
     put("progressive.jpg", jpeg(&photo, 85.0, true, &[], None));
-    put("gray.jpg", jpeg(&DynamicImage::ImageLuma8(photo.to_luma8()), 90.0, false, &[], None));
+    put(
+        "gray.jpg",
+        jpeg(
+            &DynamicImage::ImageLuma8(photo.to_luma8()),
+            90.0,
+            false,
+            &[],
+            None,
+        ),
+    );
     put("cmyk-adobe.jpg", cmyk_adobe_jpeg());
 
     // Orientation: the stored pixels are the displayed pattern put through the inverse of
@@ -233,16 +261,33 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
                 t == display
             })
             .expect("an inverse exists");
-        let bytes = jpeg(&stored, 95.0, false, &[(1, exif_orientation(o.into()))], None);
+        let bytes = jpeg(
+            &stored,
+            95.0,
+            false,
+            &[(1, exif_orientation(o.into()))],
+            None,
+        );
         put(&format!("orientation-{o}.jpg"), bytes);
     }
 
     // Colour: sRGB red (255,0,0) expressed in Display P3 is about (234,51,35), and in
     // Adobe RGB (1998) about (219,0,0). A correct conversion brings both back to red.
-    let p3 = undated(moxcms::ColorProfile::new_display_p3().encode().expect("p3 icc"));
-    let adobe = undated(moxcms::ColorProfile::new_adobe_rgb().encode().expect("adobe icc"));
+    let p3 = undated(
+        moxcms::ColorProfile::new_display_p3()
+            .encode()
+            .expect("p3 icc"),
+    );
+    let adobe = undated(
+        moxcms::ColorProfile::new_adobe_rgb()
+            .encode()
+            .expect("adobe icc"),
+    );
     let p3_red = DynamicImage::ImageRgb8(RgbImage::from_pixel(32, 32, Rgb([234, 51, 35])));
-    put("display-p3-red.jpg", jpeg(&p3_red, 95.0, false, &[], Some(&p3)));
+    put(
+        "display-p3-red.jpg",
+        jpeg(&p3_red, 95.0, false, &[], Some(&p3)),
+    );
     let adobe_red = DynamicImage::ImageRgb8(RgbImage::from_pixel(32, 32, Rgb([219, 0, 0])));
     put("adobe-rgb-red.png", png(&adobe_red, Some(adobe)));
 
@@ -255,17 +300,39 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
             Rgba([0, 0, 0, 0])
         }
     });
-    put("alpha-premultiplied-edge.png", png(&DynamicImage::ImageRgba8(edge.clone()), None));
+    put(
+        "alpha-premultiplied-edge.png",
+        png(&DynamicImage::ImageRgba8(edge.clone()), None),
+    );
 
     let gray16: ImageBuffer<Luma<u16>, Vec<u16>> =
         ImageBuffer::from_fn(512, 16, |x, _| Luma([(x * 65535 / 511) as u16]));
-    put("gray-16bit.png", png(&DynamicImage::ImageLuma16(gray16), None));
-    let rgba16: ImageBuffer<Rgba<u16>, Vec<u16>> =
-        ImageBuffer::from_fn(64, 48, |x, y| Rgba([(x * 1000) as u16, (y * 1300) as u16, 30000, 65535 - (x * 500) as u16]));
-    put("rgba-16bit.png", png(&DynamicImage::ImageRgba16(rgba16), None));
-    let la: ImageBuffer<LumaA<u8>, Vec<u8>> = ImageBuffer::from_fn(40, 30, |x, y| LumaA([(x * 6) as u8, (y * 8) as u8]));
+    put(
+        "gray-16bit.png",
+        png(&DynamicImage::ImageLuma16(gray16), None),
+    );
+    let rgba16: ImageBuffer<Rgba<u16>, Vec<u16>> = ImageBuffer::from_fn(64, 48, |x, y| {
+        Rgba([
+            (x * 1000) as u16,
+            (y * 1300) as u16,
+            30000,
+            65535 - (x * 500) as u16,
+        ])
+    });
+    put(
+        "rgba-16bit.png",
+        png(&DynamicImage::ImageRgba16(rgba16), None),
+    );
+    let la: ImageBuffer<LumaA<u8>, Vec<u8>> =
+        ImageBuffer::from_fn(40, 30, |x, y| LumaA([(x * 6) as u8, (y * 8) as u8]));
     put("gray-alpha.png", png(&DynamicImage::ImageLumaA8(la), None));
-    put("gray.png", png(&DynamicImage::ImageLuma8(GrayImage::from_fn(40, 30, |x, y| Luma([(x + y * 3) as u8]))), None));
+    put(
+        "gray.png",
+        png(
+            &DynamicImage::ImageLuma8(GrayImage::from_fn(40, 30, |x, y| Luma([(x + y * 3) as u8]))),
+            None,
+        ),
+    );
     put("palette-trns.png", palette_png());
     let rgba_photo = DynamicImage::ImageRgba8(RgbaImage::from_fn(120, 90, |x, y| {
         let p = photo.as_rgb8().expect("rgb").get_pixel(x * 2, y * 2).0;
@@ -273,35 +340,70 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
     }));
     put("rgba.png", png(&rgba_photo, None));
 
-    let small_photo = DynamicImage::ImageRgb8(image::imageops::thumbnail(photo.as_rgb8().expect("rgb"), 160, 106));
+    let small_photo = DynamicImage::ImageRgb8(image::imageops::thumbnail(
+        photo.as_rgb8().expect("rgb"),
+        160,
+        106,
+    ));
     put("lossy.webp", webp(&small_photo, false));
     put("lossless.webp", webp(&small_photo, true));
     put("alpha.webp", webp(&rgba_photo, false));
 
-    let frames: Vec<RgbaImage> = [Rgba([255, 0, 0, 255]), Rgba([0, 255, 0, 255]), Rgba([0, 0, 255, 255])]
-        .into_iter()
-        .map(|c| RgbaImage::from_pixel(24, 16, c))
-        .collect();
+    let frames: Vec<RgbaImage> = [
+        Rgba([255, 0, 0, 255]),
+        Rgba([0, 255, 0, 255]),
+        Rgba([0, 0, 255, 255]),
+    ]
+    .into_iter()
+    .map(|c| RgbaImage::from_pixel(24, 16, c))
+    .collect();
     put("animated-3-frames.gif", gif(&frames));
     put("static.gif", gif(&[rgba_photo.to_rgba8()]));
-    put("rgb.tiff", encode_with(&small_photo, image::ImageFormat::Tiff));
-    put("rgb.bmp", encode_with(&small_photo, image::ImageFormat::Bmp));
+    put(
+        "rgb.tiff",
+        encode_with(&small_photo, image::ImageFormat::Tiff),
+    );
+    put(
+        "rgb.bmp",
+        encode_with(&small_photo, image::ImageFormat::Bmp),
+    );
 
     // Bad input, each named after what is wrong with it.
-    put("bad/truncated.jpg", photo_jpg[..photo_jpg.len() * 6 / 10].to_vec());
+    put(
+        "bad/truncated.jpg",
+        photo_jpg[..photo_jpg.len() * 6 / 10].to_vec(),
+    );
     let rgba_png = png(&rgba_photo, None);
     put("bad/truncated.png", rgba_png[..rgba_png.len() / 2].to_vec());
     put("bad/empty.jpg", Vec::new());
-    put("bad/not-an-image.jpg", b"<html><body>Not Found</body></html>\n".to_vec());
+    put(
+        "bad/not-an-image.jpg",
+        b"<html><body>Not Found</body></html>\n".to_vec(),
+    );
     let mut heic = vec![0, 0, 0, 24];
     heic.extend(b"ftypheic\0\0\0\0mif1heic");
     heic.extend([0u8; 64]);
     put("bad/heic-renamed.jpg", heic);
     put("bad/unsupported.avif", avif_tiny());
-    let tiny = jpeg(&DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))), 50.0, false, &[], None);
-    put("bad/bomb-64250x64250.jpg", jpeg_claiming(tiny, 64250, 64250));
-    let tiny_png = png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))), None);
-    put("bad/bomb-100000x100000.png", png_claiming(tiny_png, 100_000, 100_000));
+    let tiny = jpeg(
+        &DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))),
+        50.0,
+        false,
+        &[],
+        None,
+    );
+    put(
+        "bad/bomb-64250x64250.jpg",
+        jpeg_claiming(tiny, 64250, 64250),
+    );
+    let tiny_png = png(
+        &DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))),
+        None,
+    );
+    put(
+        "bad/bomb-100000x100000.png",
+        png_claiming(tiny_png, 100_000, 100_000),
+    );
     v
 }
 

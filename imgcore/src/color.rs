@@ -73,16 +73,27 @@ impl ToSrgb {
         let dst = ColorProfile::new_srgb();
         let o = TransformOptions::default();
         Some(ToSrgb {
-            rgb8: src.create_transform_8bit(Layout::Rgb, &dst, Layout::Rgb, o).ok()?,
-            rgba8: src.create_transform_8bit(Layout::Rgba, &dst, Layout::Rgba, o).ok()?,
-            rgb16: src.create_transform_16bit(Layout::Rgb, &dst, Layout::Rgb, o).ok()?,
-            rgba16: src.create_transform_16bit(Layout::Rgba, &dst, Layout::Rgba, o).ok()?,
+            rgb8: src
+                .create_transform_8bit(Layout::Rgb, &dst, Layout::Rgb, o)
+                .ok()?,
+            rgba8: src
+                .create_transform_8bit(Layout::Rgba, &dst, Layout::Rgba, o)
+                .ok()?,
+            rgb16: src
+                .create_transform_16bit(Layout::Rgb, &dst, Layout::Rgb, o)
+                .ok()?,
+            rgba16: src
+                .create_transform_16bit(Layout::Rgba, &dst, Layout::Rgba, o)
+                .ok()?,
         })
     }
 
     /// Convert an RGB(A) image in place; gray images are left as they are.
     pub(crate) fn apply(&self, img: &mut DynamicImage) {
-        fn run<V: Copy + Default>(t: &Arc<dyn moxcms::TransformExecutor<V> + Send + Sync>, px: &mut [V]) {
+        fn run<V: Copy + Default>(
+            t: &Arc<dyn moxcms::TransformExecutor<V> + Send + Sync>,
+            px: &mut [V],
+        ) {
             let src = px.to_vec();
             // A failing transform (never seen: lengths match by construction) leaves the
             // pixels unconverted rather than failing the whole render.

@@ -102,7 +102,12 @@ fn u16le(b: &[u8], i: usize) -> Option<u32> {
 }
 
 fn u24le(b: &[u8], i: usize) -> Option<u32> {
-    Some(u32::from_le_bytes([*b.get(i)?, *b.get(i + 1)?, *b.get(i + 2)?, 0]))
+    Some(u32::from_le_bytes([
+        *b.get(i)?,
+        *b.get(i + 1)?,
+        *b.get(i + 2)?,
+        0,
+    ]))
 }
 
 fn u32be(b: &[u8], i: usize) -> Option<u32> {

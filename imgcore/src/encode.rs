@@ -23,7 +23,11 @@ fn flatten_on_white(img: DynamicImage) -> DynamicImage {
             let mut px = Vec::with_capacity((w * h * 3) as usize);
             for p in b.pixels() {
                 let a = p.0[3];
-                px.extend([over_white(p.0[0], a), over_white(p.0[1], a), over_white(p.0[2], a)]);
+                px.extend([
+                    over_white(p.0[0], a),
+                    over_white(p.0[1], a),
+                    over_white(p.0[2], a),
+                ]);
             }
             DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, px).expect("sizes match"))
         }
@@ -36,8 +40,12 @@ pub(crate) fn to_8bit(img: DynamicImage) -> DynamicImage {
     match img {
         DynamicImage::ImageLuma16(_) => DynamicImage::ImageLuma8(img.to_luma8()),
         DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLumaA8(img.to_luma_alpha8()),
-        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb8(img.to_rgb8()),
-        DynamicImage::ImageRgba16(_) | DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba8(img.to_rgba8()),
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => {
+            DynamicImage::ImageRgb8(img.to_rgb8())
+        }
+        DynamicImage::ImageRgba16(_) | DynamicImage::ImageRgba32F(_) => {
+            DynamicImage::ImageRgba8(img.to_rgba8())
+        }
         other => other,
     }
 }
@@ -49,7 +57,12 @@ pub(crate) struct Embed<'a> {
 }
 
 /// Encode `img` as `format` with the spec's settings.
-pub(crate) fn encode(img: DynamicImage, format: ImageFormat, spec: &OutputSpec, embed: &Embed) -> Result<Vec<u8>> {
+pub(crate) fn encode(
+    img: DynamicImage,
+    format: ImageFormat,
+    spec: &OutputSpec,
+    embed: &Embed,
+) -> Result<Vec<u8>> {
     let quality = spec.effective_quality(format);
     match format {
         ImageFormat::Jpeg => {
@@ -90,8 +103,13 @@ pub(crate) fn encode(img: DynamicImage, format: ImageFormat, spec: &OutputSpec, 
             if let Some(icc) = embed.icc {
                 let _ = enc.set_icc_profile(icc.to_vec()); // unsupported → written without
             }
-            enc.write_image(img.as_bytes(), img.width(), img.height(), img.color().into())
-                .map_err(|e| Error::encode(format, e.to_string()))?;
+            enc.write_image(
+                img.as_bytes(),
+                img.width(),
+                img.height(),
+                img.color().into(),
+            )
+            .map_err(|e| Error::encode(format, e.to_string()))?;
             Ok(out)
         }
         ImageFormat::WebP => {
@@ -103,7 +121,10 @@ pub(crate) fn encode(img: DynamicImage, format: ImageFormat, spec: &OutputSpec, 
             };
             let (w, h) = (img.width(), img.height());
             if w > 16383 || h > 16383 {
-                return Err(Error::encode(format, format!("{w}x{h} is larger than WebP's 16383x16383")));
+                return Err(Error::encode(
+                    format,
+                    format!("{w}x{h} is larger than WebP's 16383x16383"),
+                ));
             }
             let enc = if img.color().has_alpha() {
                 webp::Encoder::from_rgba(img.as_bytes(), w, h)
@@ -152,5 +173,8 @@ fn encode_avif(img: DynamicImage, quality: u8, speed: u8) -> Result<Vec<u8>> {
 
 #[cfg(not(feature = "avif"))]
 fn encode_avif(_img: DynamicImage, _quality: u8, _speed: u8) -> Result<Vec<u8>> {
-    Err(Error::encode(ImageFormat::Avif, "this build has no AVIF encoder (feature `avif`)"))
+    Err(Error::encode(
+        ImageFormat::Avif,
+        "this build has no AVIF encoder (feature `avif`)",
+    ))
 }

@@ -144,7 +144,11 @@ impl Error {
 
 fn looks_truncated(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    m.contains("eof") || m.contains("end of file") || m.contains("unexpected end") || m.contains("truncat") || m.contains("not enough data")
+    m.contains("eof")
+        || m.contains("end of file")
+        || m.contains("unexpected end")
+        || m.contains("truncat")
+        || m.contains("not enough data")
 }
 
 /// Result alias for this crate.

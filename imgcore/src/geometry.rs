@@ -65,7 +65,11 @@ impl Geometry {
 
 fn side(src: u32, s: f64, limit: Option<u32>) -> u32 {
     let v = (f64::from(src) * s).round();
-    let v = if v.is_finite() { v.clamp(1.0, u32::MAX as f64) as u32 } else { 1 };
+    let v = if v.is_finite() {
+        v.clamp(1.0, u32::MAX as f64) as u32
+    } else {
+        1
+    };
     match limit {
         Some(l) => v.min(l.max(1)),
         None => v,
@@ -98,8 +102,16 @@ fn inside(sw: u32, sh: u32, bw: Option<u32>, bh: Option<u32>, upscale: bool) -> 
     // The binding side gets the box value exactly.
     let w_binds = bw.is_some_and(|w| (f64::from(w) / fw - s).abs() <= f64::EPSILON * 4.0);
     let h_binds = bh.is_some_and(|h| (f64::from(h) / fh - s).abs() <= f64::EPSILON * 4.0);
-    let w = if w_binds { bw.unwrap_or(1) } else { side(sw, s, bw) };
-    let h = if h_binds { bh.unwrap_or(1) } else { side(sh, s, bh) };
+    let w = if w_binds {
+        bw.unwrap_or(1)
+    } else {
+        side(sw, s, bw)
+    };
+    let h = if h_binds {
+        bh.unwrap_or(1)
+    } else {
+        side(sh, s, bh)
+    };
     (w, h)
 }
 
@@ -133,7 +145,11 @@ pub fn compute(sw: u32, sh: u32, spec: &OutputSpec) -> Geometry {
             }
         }
         (Fit::Fill, Some(bw), Some(bh)) => {
-            let (w, h) = if spec.upscale { (bw, bh) } else { (bw.min(sw), bh.min(sh)) };
+            let (w, h) = if spec.upscale {
+                (bw, bh)
+            } else {
+                (bw.min(sw), bh.min(sh))
+            };
             Geometry {
                 width: w,
                 height: h,
@@ -234,7 +250,15 @@ mod tests {
         let mut s = spec(Some(100), Some(100), Fit::Cover);
         let g = compute(400, 200, &s);
         assert_eq!((g.width, g.height), (100, 100));
-        assert_eq!(g.crop, Rect { left: 100.0, top: 0.0, width: 200.0, height: 200.0 });
+        assert_eq!(
+            g.crop,
+            Rect {
+                left: 100.0,
+                top: 0.0,
+                width: 200.0,
+                height: 200.0
+            }
+        );
         s.gravity = Gravity::West;
         assert_eq!(compute(400, 200, &s).crop.left, 0.0);
         s.gravity = Gravity::East;
@@ -245,7 +269,15 @@ mod tests {
     fn exact_pads() {
         let g = compute(400, 200, &spec(Some(100), Some(100), Fit::Exact));
         assert_eq!((g.width, g.height), (100, 50));
-        assert_eq!(g.pad, Some(Pad { canvas_width: 100, canvas_height: 100, left: 0, top: 25 }));
+        assert_eq!(
+            g.pad,
+            Some(Pad {
+                canvas_width: 100,
+                canvas_height: 100,
+                left: 0,
+                top: 25
+            })
+        );
     }
 
     #[test]
@@ -263,7 +295,17 @@ mod tests {
             (8, (39.0, 0.0)),
         ];
         for (o, (l, t)) in expect {
-            let r = display_rect_to_stored(Rect { left: 0.0, top: 0.0, width: 1.0, height: 1.0 }, 40.0, 20.0, o);
+            let r = display_rect_to_stored(
+                Rect {
+                    left: 0.0,
+                    top: 0.0,
+                    width: 1.0,
+                    height: 1.0,
+                },
+                40.0,
+                20.0,
+                o,
+            );
             assert_eq!((r.left, r.top), (l, t), "orientation {o}");
         }
     }

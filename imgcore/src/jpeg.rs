@@ -90,7 +90,10 @@ pub(crate) fn read_header(b: &[u8]) -> Result<JpegHeader> {
         };
         let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
         if len < 2 {
-            return Err(Error::corrupt(FMT, format!("marker 0x{m:02X} has length {len}")));
+            return Err(Error::corrupt(
+                FMT,
+                format!("marker 0x{m:02X} has length {len}"),
+            ));
         }
         let Some(seg) = b.get(i + 2..i + len) else {
             return Err(truncated("the header ends inside a marker segment"));
@@ -113,14 +116,23 @@ pub(crate) fn read_header(b: &[u8]) -> Result<JpegHeader> {
                     return Err(Error::Unsupported(format!("{}-bit JPEG", hdr.precision)));
                 }
                 if hdr.width == 0 || hdr.height == 0 {
-                    return Err(Error::corrupt(FMT, format!("frame size {}x{}", hdr.width, hdr.height)));
+                    return Err(Error::corrupt(
+                        FMT,
+                        format!("frame size {}x{}", hdr.width, hdr.height),
+                    ));
                 }
                 if !matches!(hdr.components, 1 | 3 | 4) {
-                    return Err(Error::Unsupported(format!("JPEG with {} components", hdr.components)));
+                    return Err(Error::Unsupported(format!(
+                        "JPEG with {} components",
+                        hdr.components
+                    )));
                 }
                 let need = 6 + 3 * usize::from(hdr.components);
                 if seg.len() < need {
-                    return Err(Error::corrupt(FMT, "frame header too short for its components"));
+                    return Err(Error::corrupt(
+                        FMT,
+                        "frame header too short for its components",
+                    ));
                 }
                 hdr.sampling = (0..usize::from(hdr.components))
                     .map(|c| {
@@ -150,7 +162,12 @@ pub(crate) fn read_header(b: &[u8]) -> Result<JpegHeader> {
     }
     if !icc_chunks.is_empty() {
         icc_chunks.sort_by_key(|c| c.0);
-        hdr.icc = Some(icc_chunks.iter().flat_map(|c| c.1.iter().copied()).collect());
+        hdr.icc = Some(
+            icc_chunks
+                .iter()
+                .flat_map(|c| c.1.iter().copied())
+                .collect(),
+        );
     }
     Ok(hdr)
 }
@@ -174,7 +191,10 @@ fn message(cinfo: &mut mozjpeg_sys::jpeg_common_struct) -> String {
                 let mut buf = [0u8; 80];
                 let f = std::mem::transmute::<
                     unsafe extern "C-unwind" fn(&mut mozjpeg_sys::jpeg_common_struct, &[u8; 80]),
-                    unsafe extern "C-unwind" fn(&mut mozjpeg_sys::jpeg_common_struct, &mut [u8; 80]),
+                    unsafe extern "C-unwind" fn(
+                        &mut mozjpeg_sys::jpeg_common_struct,
+                        &mut [u8; 80],
+                    ),
                 >(fmt);
                 f(cinfo, &mut buf);
                 let end = buf.iter().position(|&c| c == 0).unwrap_or(buf.len());
@@ -193,14 +213,17 @@ extern "C-unwind" fn on_error_exit(cinfo: &mut mozjpeg_sys::jpeg_common_struct) 
     }));
 }
 
-extern "C-unwind" fn on_message(cinfo: &mut mozjpeg_sys::jpeg_common_struct, level: std::os::raw::c_int) {
+extern "C-unwind" fn on_message(
+    cinfo: &mut mozjpeg_sys::jpeg_common_struct,
+    level: std::os::raw::c_int,
+) {
     if level >= 0 {
         return; // trace messages
     }
     // SAFETY: as in `message`.
     let code = unsafe { cinfo.err.as_ref().map_or(0, |e| e.msg_code) };
-    let truncated = code == mozjpeg_sys::JWRN_JPEG_EOF as i32 || code == mozjpeg_sys::JWRN_HIT_MARKER as i32;
-    let corrupt = code == mozjpeg_sys::JWRN_MUST_RESYNC as i32 || code == mozjpeg_sys::JWRN_HUFF_BAD_CODE as i32;
+    let truncated = code == mozjpeg_sys::JWRN_JPEG_EOF || code == mozjpeg_sys::JWRN_HIT_MARKER;
+    let corrupt = code == mozjpeg_sys::JWRN_MUST_RESYNC || code == mozjpeg_sys::JWRN_HUFF_BAD_CODE;
     if truncated || corrupt {
         let message = message(cinfo);
         std::panic::resume_unwind(Box::new(JpegFailure { message, truncated }));
@@ -221,7 +244,11 @@ fn strict_error_mgr() -> mozjpeg_sys::jpeg_error_mgr {
 }
 
 /// Run libjpeg code, turning its unwinds (and any other panic) into typed errors.
-pub(crate) fn guarded<T>(format: ImageFormat, encode: bool, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn guarded<T>(
+    format: ImageFormat,
+    encode: bool,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -266,22 +293,30 @@ pub(crate) fn decode(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicI
                 let (w, h) = (s.width() as u32, s.height() as u32);
                 let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
                 s.finish().map_err(io_err)?;
-                DynamicImage::ImageLuma8(GrayImage::from_raw(w, h, px).ok_or_else(|| truncated("short image"))?)
+                DynamicImage::ImageLuma8(
+                    GrayImage::from_raw(w, h, px).ok_or_else(|| truncated("short image"))?,
+                )
             }
             4 => {
-                let mut s = d.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK).map_err(io_err)?;
+                let mut s = d
+                    .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
+                    .map_err(io_err)?;
                 let (w, h) = (s.width() as u32, s.height() as u32);
                 let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
                 s.finish().map_err(io_err)?;
                 let rgb = crate::color::cmyk_to_rgb(&px, hdr.adobe_transform.is_some());
-                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, rgb).ok_or_else(|| truncated("short image"))?)
+                DynamicImage::ImageRgb8(
+                    RgbImage::from_raw(w, h, rgb).ok_or_else(|| truncated("short image"))?,
+                )
             }
             _ => {
                 let mut s = d.rgb().map_err(io_err)?;
                 let (w, h) = (s.width() as u32, s.height() as u32);
                 let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
                 s.finish().map_err(io_err)?;
-                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, px).ok_or_else(|| truncated("short image"))?)
+                DynamicImage::ImageRgb8(
+                    RgbImage::from_raw(w, h, px).ok_or_else(|| truncated("short image"))?,
+                )
             }
         };
         Ok(img)
@@ -297,7 +332,13 @@ pub(crate) struct JpegSettings<'a> {
 }
 
 /// Encode 8-bit gray or RGB pixels.
-pub(crate) fn encode(pixels: &[u8], width: u32, height: u32, gray: bool, s: &JpegSettings) -> Result<Vec<u8>> {
+pub(crate) fn encode(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    gray: bool,
+    s: &JpegSettings,
+) -> Result<Vec<u8>> {
     guarded(FMT, true, || {
         let cs = if gray {
             mozjpeg::ColorSpace::JCS_GRAYSCALE

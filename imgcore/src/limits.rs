@@ -68,7 +68,11 @@ impl Limits {
     pub(crate) fn check_header(&self, width: u32, height: u32, frames: u32) -> crate::Result<()> {
         Self::check("width", width.into(), self.max_width.into())?;
         Self::check("height", height.into(), self.max_height.into())?;
-        Self::check("pixels", u64::from(width) * u64::from(height), self.max_pixels)?;
+        Self::check(
+            "pixels",
+            u64::from(width) * u64::from(height),
+            self.max_pixels,
+        )?;
         Self::check("frames", frames.into(), self.max_frames.into())
     }
 }

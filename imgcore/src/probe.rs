@@ -79,7 +79,10 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat> {
         return Err(Error::Unsupported("the input is empty (0 bytes)".into()));
     }
     let format = ImageFormat::sniff(bytes).ok_or_else(|| {
-        Error::Unsupported("not a recognised image (no JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF or HEIC signature)".into())
+        Error::Unsupported(
+            "not a recognised image (no JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF or HEIC signature)"
+                .into(),
+        )
     })?;
     if !format.can_decode() {
         return Err(Error::Unsupported(format!(
@@ -180,7 +183,11 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         orientation,
         has_alpha: ct.has_alpha(),
         bit_depth: (ct.bits_per_pixel() / u16::from(ct.channel_count())) as u8,
-        color_model: if ct.has_color() { ColorModel::Rgb } else { ColorModel::Gray },
+        color_model: if ct.has_color() {
+            ColorModel::Rgb
+        } else {
+            ColorModel::Gray
+        },
         icc_profile: icc.as_deref().and_then(crate::color::icc_description),
         frames,
         progressive,

@@ -216,12 +216,18 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
             } else {
                 8
             };
-            Limits::check("decoded bytes", hdr.decode_bytes(u32::from(num)), limits.max_decoded_bytes)?;
+            Limits::check(
+                "decoded bytes",
+                hdr.decode_bytes(u32::from(num)),
+                limits.max_decoded_bytes,
+            )?;
             (crate::jpeg::decode(bytes, &hdr, num)?, 8 / num)
         }
         Source::Other(dec) => {
             let ct = dec.color_type();
-            let need = u64::from(p.stored_width) * u64::from(p.stored_height) * u64::from(ct.bytes_per_pixel());
+            let need = u64::from(p.stored_width)
+                * u64::from(p.stored_height)
+                * u64::from(ct.bytes_per_pixel());
             Limits::check("decoded bytes", need, limits.max_decoded_bytes)?;
             let format = p.format;
             let img = crate::jpeg::guarded(format, false, || {
@@ -271,7 +277,13 @@ fn resize_alg(f: Filter) -> fr::ResizeAlg {
 }
 
 /// Resize `src` (the part `crop` of it, in its own pixels) to `w`×`h`.
-pub(crate) fn resize(src: &DynamicImage, crop: Rect, w: u32, h: u32, filter: Filter) -> Result<DynamicImage> {
+pub(crate) fn resize(
+    src: &DynamicImage,
+    crop: Rect,
+    w: u32,
+    h: u32,
+    filter: Filter,
+) -> Result<DynamicImage> {
     let whole = crop.left == 0.0
         && crop.top == 0.0
         && crop.width == f64::from(src.width())
@@ -334,7 +346,10 @@ fn make_one(ctx: &Ctx<'_>, spec: &OutputSpec, g: &Geometry) -> Result<(Rendition
         };
         Embed { icc: ctx.icc, exif }
     } else {
-        Embed { icc: None, exif: None }
+        Embed {
+            icc: None,
+            exif: None,
+        }
     };
     let (w, h) = (img.width(), img.height());
     let bytes = encode::encode(img.clone(), format, spec, &embed)?;

@@ -253,7 +253,9 @@ impl OutputSpec {
     /// Check the values make sense.
     pub fn validate(&self) -> Result<()> {
         if self.width == Some(0) || self.height == Some(0) {
-            return Err(Error::InvalidSpec("width and height must be at least 1".into()));
+            return Err(Error::InvalidSpec(
+                "width and height must be at least 1".into(),
+            ));
         }
         if let Some(q) = self.quality {
             if !(1..=100).contains(&q) {
@@ -507,7 +509,15 @@ mod tests {
     #[test]
     fn errors_are_specific() {
         for bad in [
-            "", "webp", "800,q0", "800,q101", "800,wat", "0x10", "800,cover", "12ax4", "800,q999",
+            "",
+            "webp",
+            "800,q0",
+            "800,q101",
+            "800,wat",
+            "0x10",
+            "800,cover",
+            "12ax4",
+            "800,q999",
             "99999999999",
         ] {
             let e = OutputSpec::parse_list(bad).unwrap_err();
@@ -517,7 +527,12 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for s in ["800x600,cover,north,webp,q75", "1600", "x300,png,z2", "400x400,exact,avif,speed6,keep"] {
+        for s in [
+            "800x600,cover,north,webp,q75",
+            "1600",
+            "x300,png,z2",
+            "400x400,exact,avif,speed6,keep",
+        ] {
             let spec: OutputSpec = s.parse().unwrap();
             let again: OutputSpec = spec.to_spec_string().parse().unwrap();
             assert_eq!(spec, again, "{s}");

@@ -38,7 +38,7 @@ pub(crate) fn hash_and_average(img: &DynamicImage) -> (String, String) {
         b += u64::from(p[2]) * al;
         a += al;
     }
-    let avg = |v: u64| if a == 0 { 0 } else { ((v + a / 2) / a) as u8 };
+    let avg = |v: u64| (v + a / 2).checked_div(a).map_or(0, |x| x as u8);
     (
         base64::engine::general_purpose::STANDARD.encode(hash),
         format!("#{:02x}{:02x}{:02x}", avg(r), avg(g), avg(b)),
@@ -49,7 +49,10 @@ pub(crate) fn hash_and_average(img: &DynamicImage) -> (String, String) {
 pub(crate) fn pad(img: &DynamicImage, p: Pad, alpha: bool) -> DynamicImage {
     let wide = matches!(
         img,
-        DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_) | DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgba16(_)
+        DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA16(_)
+            | DynamicImage::ImageRgb16(_)
+            | DynamicImage::ImageRgba16(_)
     );
     let mut canvas = match (alpha, wide) {
         (true, false) => DynamicImage::new_rgba8(p.canvas_width, p.canvas_height),

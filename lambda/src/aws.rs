@@ -1,6 +1,8 @@
 //! S3 and DynamoDB adapters for the ports.
 
-use crate::ports::{Catalog, Fetched, ObjectHead, ObjectStore, PortError, PutObject, Record, WriteIf};
+use crate::ports::{
+    Catalog, Fetched, ObjectHead, ObjectStore, PortError, PutObject, Record, WriteIf,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -13,12 +15,21 @@ use std::collections::HashMap;
 pub async fn clients() -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let local = std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    let s3 = aws_sdk_s3::config::Builder::from(&shared).force_path_style(local).build();
-    (aws_sdk_s3::Client::from_conf(s3), aws_sdk_dynamodb::Client::new(&shared))
+    let s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(local)
+        .build();
+    (
+        aws_sdk_s3::Client::from_conf(s3),
+        aws_sdk_dynamodb::Client::new(&shared),
+    )
 }
 
 /// Classify an SDK error: throttling, 5xx, timeouts and connection failures are transient.
-fn classify<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>, code: Option<&str>, status: Option<u16>) -> PortError
+fn classify<E, R>(
+    err: &aws_sdk_s3::error::SdkError<E, R>,
+    code: Option<&str>,
+    status: Option<u16>,
+) -> PortError
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -74,25 +85,47 @@ fn unquote(s: Option<&str>) -> String {
 #[async_trait]
 impl ObjectStore for S3Store {
     async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, PortError> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(o) => Ok(Some(ObjectHead {
                 size: o.content_length().unwrap_or(0).max(0) as u64,
                 etag: unquote(o.e_tag()),
                 version_id: o.version_id().map(str::to_string),
-                metadata: o.metadata().map(|m| m.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect()).unwrap_or_default(),
+                metadata: o
+                    .metadata()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             })),
             Err(e) => {
                 let status = status_of(&e);
                 if status == Some(404) {
                     return Ok(None);
                 }
-                let code = e.as_service_error().and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s)).map(str::to_string);
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                    .map(str::to_string);
                 Err(classify(&e, code.as_deref(), status))
             }
         }
     }
 
-    async fn get(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<Fetched, PortError> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Fetched, PortError> {
         let mut req = self.client.get_object().bucket(bucket).key(key);
         if let Some(m) = if_match {
             req = req.if_match(format!("\"{m}\""));
@@ -105,16 +138,17 @@ impl ObjectStore for S3Store {
                     version_id: o.version_id().map(str::to_string),
                     metadata: Vec::new(),
                 };
-                let body = o
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| PortError::transient(format!("reading s3://{bucket}/{key}: {e}")))?;
+                let body = o.body.collect().await.map_err(|e| {
+                    PortError::transient(format!("reading s3://{bucket}/{key}: {e}"))
+                })?;
                 Ok(Fetched::Found(body.into_bytes().to_vec(), head))
             }
             Err(e) => {
                 let status = status_of(&e);
-                let code = e.as_service_error().and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s)).map(str::to_string);
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                    .map(str::to_string);
                 match (status, code.as_deref()) {
                     (Some(404), _) | (_, Some("NoSuchKey")) => Ok(Fetched::Missing),
                     (Some(412), _) | (_, Some("PreconditionFailed")) => Ok(Fetched::Changed),
@@ -138,17 +172,30 @@ impl ObjectStore for S3Store {
         }
         req.send().await.map(|_| ()).map_err(|e| {
             let status = status_of(&e);
-            let code = e.as_service_error().and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s)).map(str::to_string);
+            let code = e
+                .as_service_error()
+                .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                .map(str::to_string);
             classify(&e, code.as_deref(), status)
         })
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.client.delete_object().bucket(bucket).key(key).send().await.map(|_| ()).map_err(|e| {
-            let status = status_of(&e);
-            let code = e.as_service_error().and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s)).map(str::to_string);
-            classify(&e, code.as_deref(), status)
-        })
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                let status = status_of(&e);
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
+                    .map(str::to_string);
+                classify(&e, code.as_deref(), status)
+            })
     }
 }
 
@@ -167,7 +214,9 @@ fn to_attr(v: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
-        Value::Object(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect()),
+        Value::Object(m) => {
+            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        }
     }
 }
 
@@ -177,7 +226,9 @@ fn from_attr(a: &AttributeValue) -> Value {
         AttributeValue::N(n) => serde_json::from_str(n).unwrap_or(Value::Null),
         AttributeValue::Bool(b) => Value::Bool(*b),
         AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect()),
-        AttributeValue::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect()),
+        AttributeValue::M(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect())
+        }
         _ => Value::Null,
     }
 }
@@ -187,7 +238,10 @@ where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug + HttpStatus,
 {
-    let code = e.as_service_error().and_then(|s| s.code()).map(str::to_string);
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string);
     classify(e, code.as_deref(), status_of(e))
 }
 
@@ -203,15 +257,23 @@ impl Catalog for DynamoCatalog {
             .send()
             .await
             .map_err(|e| dynamo_error(&e))?;
-        let Some(item) = out.item else { return Ok(None) };
-        let v = Value::Object(item.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect());
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let v = Value::Object(
+            item.iter()
+                .map(|(k, v)| (k.clone(), from_attr(v)))
+                .collect(),
+        );
         serde_json::from_value(v)
             .map(Some)
             .map_err(|e| PortError::permanent(format!("record {id} does not parse: {e}")))
     }
 
     async fn put(&self, r: &Record, cond: &WriteIf) -> Result<bool, PortError> {
-        let Value::Object(map) = serde_json::to_value(r).map_err(|e| PortError::permanent(e.to_string()))? else {
+        let Value::Object(map) =
+            serde_json::to_value(r).map_err(|e| PortError::permanent(e.to_string()))?
+        else {
             return Err(PortError::permanent("record is not an object"));
         };
         let item: HashMap<String, AttributeValue> = map
@@ -219,7 +281,11 @@ impl Catalog for DynamoCatalog {
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| (k.clone(), to_attr(v)))
             .collect();
-        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         req = match cond {
             WriteIf::NewerThanStored(seq) => req
                 .condition_expression("attribute_not_exists(id) OR sequencer < :seq")
@@ -231,7 +297,12 @@ impl Catalog for DynamoCatalog {
         };
         match req.send().await {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(dynamo_error(&e)),
         }
     }

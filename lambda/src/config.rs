@@ -50,9 +50,16 @@ pub fn label(spec: &OutputSpec) -> String {
 impl Config {
     /// Read the configuration through `var` (normally `std::env::var`).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let get = |k: &str| var(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            var(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let num = |k: &str, default: u64| -> Result<u64, String> {
-            get(k).map_or(Ok(default), |v| v.parse().map_err(|_| format!("{k}={v} is not a whole number")))
+            get(k).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| format!("{k}={v} is not a whole number"))
+            })
         };
         let table = get("TABLE_NAME").ok_or("TABLE_NAME is required")?;
         let spec = get("RENDITIONS").unwrap_or_else(|| "1600,800,200,webp,q80".into());
@@ -61,11 +68,17 @@ impl Config {
         let max_object_bytes = num("MAX_OBJECT_BYTES", 64 << 20)?;
         plan.limits.max_input_bytes = max_object_bytes;
         let labels: Vec<String> = plan.outputs.iter().map(label).collect();
-        let mut names: Vec<(String, imgcore::OutputFormat)> =
-            plan.outputs.iter().zip(&labels).map(|(s, l)| (l.clone(), s.format)).collect();
+        let mut names: Vec<(String, imgcore::OutputFormat)> = plan
+            .outputs
+            .iter()
+            .zip(&labels)
+            .map(|(s, l)| (l.clone(), s.format))
+            .collect();
         names.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.name().cmp(b.1.name())));
         if names.windows(2).any(|w| w[0] == w[1]) {
-            return Err(format!("RENDITIONS={spec}: two outputs would have the same key"));
+            return Err(format!(
+                "RENDITIONS={spec}: two outputs would have the same key"
+            ));
         }
         let output_prefix = match var("OUTPUT_PREFIX") {
             Some(p) => p.trim().trim_start_matches('/').to_string(),
@@ -93,7 +106,8 @@ impl Config {
             labels,
             max_object_bytes,
             concurrency: num("MAX_CONCURRENCY", 4)?.clamp(1, 64) as usize,
-            cache_control: get("CACHE_CONTROL").unwrap_or_else(|| "public, max-age=31536000, immutable".into()),
+            cache_control: get("CACHE_CONTROL")
+                .unwrap_or_else(|| "public, max-age=31536000, immutable".into()),
             deadline_margin: Duration::from_millis(num("DEADLINE_MARGIN_MS", 10_000)?),
         })
     }
@@ -105,7 +119,9 @@ impl Config {
 
     /// Whether `key` in `bucket` is one of our own outputs (and must not be processed).
     pub fn is_own_output(&self, bucket: &str, key: &str) -> bool {
-        bucket == self.output_bucket_for(bucket) && !self.output_prefix.is_empty() && key.starts_with(&self.output_prefix)
+        bucket == self.output_bucket_for(bucket)
+            && !self.output_prefix.is_empty()
+            && key.starts_with(&self.output_prefix)
     }
 
     /// The key of a rendition: `{prefix}{source key}/{label}.{ext}`.
@@ -119,7 +135,10 @@ mod tests {
     use super::*;
 
     fn cfg(vars: &[(&str, &str)]) -> Result<Config, String> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
     }
 
@@ -129,25 +148,48 @@ mod tests {
         assert_eq!(c.output_prefix, "renditions/");
         assert_eq!(c.labels, vec!["1600", "800", "200"]);
         assert_eq!(c.concurrency, 4);
-        assert_eq!(c.rendition_key("a b/c.jpg", "800", "webp"), "renditions/a b/c.jpg/800.webp");
+        assert_eq!(
+            c.rendition_key("a b/c.jpg", "800", "webp"),
+            "renditions/a b/c.jpg/800.webp"
+        );
     }
 
     #[test]
     fn refuses_to_write_where_it_is_triggered_without_a_prefix() {
         let e = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", "")]).unwrap_err();
         assert!(e.contains("invoke the function again"), "{e}");
-        let e = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", ""), ("OUTPUT_BUCKET", "b"), ("SOURCE_BUCKET", "b")]).unwrap_err();
+        let e = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("OUTPUT_PREFIX", ""),
+            ("OUTPUT_BUCKET", "b"),
+            ("SOURCE_BUCKET", "b"),
+        ])
+        .unwrap_err();
         assert!(e.contains("OUTPUT_PREFIX"));
-        assert!(cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", ""), ("OUTPUT_BUCKET", "o"), ("SOURCE_BUCKET", "s")]).is_ok());
+        assert!(cfg(&[
+            ("TABLE_NAME", "t"),
+            ("OUTPUT_PREFIX", ""),
+            ("OUTPUT_BUCKET", "o"),
+            ("SOURCE_BUCKET", "s")
+        ])
+        .is_ok());
     }
 
     #[test]
     fn rejects_bad_values() {
-        assert!(cfg(&[("OUTPUT_BUCKET", "o")]).unwrap_err().contains("TABLE_NAME"));
+        assert!(cfg(&[("OUTPUT_BUCKET", "o")])
+            .unwrap_err()
+            .contains("TABLE_NAME"));
         assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,wat")]).is_err());
-        assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,800")]).unwrap_err().contains("same key"));
+        assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,800")])
+            .unwrap_err()
+            .contains("same key"));
         assert!(cfg(&[("TABLE_NAME", "t"), ("MAX_OBJECT_BYTES", "lots")]).is_err());
-        assert!(cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "800,jpeg;800,webp;200x200,cover")]).is_ok());
+        assert!(cfg(&[
+            ("TABLE_NAME", "t"),
+            ("RENDITIONS", "800,jpeg;800,webp;200x200,cover")
+        ])
+        .is_ok());
     }
 
     #[test]
@@ -156,7 +198,10 @@ mod tests {
         assert!(c.is_own_output("b", "renditions/x.jpg/800.webp"));
         assert!(!c.is_own_output("b", "photos/x.jpg"));
         let c = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_BUCKET", "out")]).unwrap();
-        assert!(!c.is_own_output("in", "renditions/x.jpg"), "another bucket cannot loop");
+        assert!(
+            !c.is_own_output("in", "renditions/x.jpg"),
+            "another bucket cannot loop"
+        );
         assert!(c.is_own_output("out", "renditions/x.jpg"));
     }
 }

@@ -106,7 +106,8 @@ struct S3Obj {
 }
 
 fn unquote(s: Option<String>) -> Option<String> {
-    s.map(|e| e.trim_matches('"').to_string()).filter(|e| !e.is_empty())
+    s.map(|e| e.trim_matches('"').to_string())
+        .filter(|e| !e.is_empty())
 }
 
 fn s3_records(v: &Value) -> Result<Vec<Task>, String> {
@@ -116,7 +117,8 @@ fn s3_records(v: &Value) -> Result<Vec<Task>, String> {
         .ok_or("no Records array")?;
     let mut out = Vec::new();
     for r in records {
-        let r: S3Record = serde_json::from_value(r.clone()).map_err(|e| format!("bad S3 record: {e}"))?;
+        let r: S3Record =
+            serde_json::from_value(r.clone()).map_err(|e| format!("bad S3 record: {e}"))?;
         if r.event_source.as_deref().is_some_and(|s| s != "aws:s3") {
             return Err(format!("unexpected event source {:?}", r.event_source));
         }
@@ -129,7 +131,10 @@ fn s3_records(v: &Value) -> Result<Vec<Task>, String> {
             continue; // restores, lifecycle transitions, replication: nothing to do
         };
         let s3 = r.s3.ok_or("record without s3")?;
-        let bucket = s3.bucket.and_then(|b| b.name).ok_or("record without bucket name")?;
+        let bucket = s3
+            .bucket
+            .and_then(|b| b.name)
+            .ok_or("record without bucket name")?;
         let obj = s3.object.ok_or("record without object")?;
         let key = decode_key(&obj.key.ok_or("record without key")?);
         out.push(Task {
@@ -196,18 +201,30 @@ fn batch_task(t: &Value, schema: &str) -> Result<Task, String> {
 /// Recognise and parse an invocation payload.
 pub fn parse(v: &Value) -> Result<Invocation, String> {
     if let Some(schema) = v.get("invocationSchemaVersion").and_then(Value::as_str) {
-        let invocation_id = v.get("invocationId").and_then(Value::as_str).unwrap_or_default().to_string();
+        let invocation_id = v
+            .get("invocationId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let tasks = v
             .get("tasks")
             .and_then(Value::as_array)
             .ok_or("Batch Operations event without tasks")?
             .iter()
             .map(|t| {
-                let id = t.get("taskId").and_then(Value::as_str).unwrap_or_default().to_string();
+                let id = t
+                    .get("taskId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
                 (id, batch_task(t, schema))
             })
             .collect();
-        return Ok(Invocation::Batch { schema: schema.to_string(), invocation_id, tasks });
+        return Ok(Invocation::Batch {
+            schema: schema.to_string(),
+            invocation_id,
+            tasks,
+        });
     }
     if v.get("detail-type").is_some() && v.get("source").and_then(Value::as_str) == Some("aws.s3") {
         return Ok(Invocation::Direct(eventbridge(v)?));
@@ -232,7 +249,10 @@ pub fn parse(v: &Value) -> Result<Invocation, String> {
                     .body
                     .as_deref()
                     .ok_or_else(|| "SQS message without body".to_string())
-                    .and_then(|b| serde_json::from_str::<Value>(b).map_err(|e| format!("SQS body is not JSON: {e}")))
+                    .and_then(|b| {
+                        serde_json::from_str::<Value>(b)
+                            .map_err(|e| format!("SQS body is not JSON: {e}"))
+                    })
                     .and_then(|body| sqs_body(&body));
                 (id, tasks)
             })
@@ -251,7 +271,8 @@ fn sqs_body(body: &Value) -> Result<Vec<Task>, String> {
     }
     // SNS → SQS fan-out wraps the S3 event in `Message`.
     if let Some(inner) = body.get("Message").and_then(Value::as_str) {
-        let v: Value = serde_json::from_str(inner).map_err(|e| format!("SNS message is not JSON: {e}"))?;
+        let v: Value =
+            serde_json::from_str(inner).map_err(|e| format!("SNS message is not JSON: {e}"))?;
         return s3_records(&v);
     }
     s3_records(body)
@@ -265,7 +286,10 @@ mod tests {
     fn keys_are_form_decoded() {
         assert_eq!(decode_key("my+photo.jpg"), "my photo.jpg");
         assert_eq!(decode_key("a%2Bb.jpg"), "a+b.jpg");
-        assert_eq!(decode_key("caf%C3%A9/%E5%86%99%E7%9C%9F.png"), "café/写真.png");
+        assert_eq!(
+            decode_key("caf%C3%A9/%E5%86%99%E7%9C%9F.png"),
+            "café/写真.png"
+        );
         assert_eq!(decode_key("100%25.jpg"), "100%.jpg");
         assert_eq!(decode_key("dir%2Fsub%2Fx.jpg"), "dir/sub/x.jpg");
         assert_eq!(decode_key("a&b=c.jpg"), "a&b=c.jpg");

@@ -4,7 +4,8 @@
 use crate::config::Config;
 use crate::event::{Action, Invocation, Origin, Task};
 use crate::ports::{
-    pad_sequencer, Catalog, Fetched, ObjectStore, PortError, PutObject, Record, RenditionRecord, Status, WriteIf,
+    pad_sequencer, Catalog, Fetched, ObjectStore, PortError, PutObject, Record, RenditionRecord,
+    Status, WriteIf,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -74,7 +75,11 @@ const META_SEQUENCER: &str = "source-sequencer";
 impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     /// A handler over these ports.
     pub fn new(store: S, catalog: C, cfg: Arc<Config>) -> Self {
-        Handler { store, catalog, cfg }
+        Handler {
+            store,
+            catalog,
+            cfg,
+        }
     }
 
     /// The configuration.
@@ -119,7 +124,13 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         }
     }
 
-    async fn write(&self, mut rec: Record, cond: WriteIf, started: Instant, outcome: Outcome) -> TaskResult {
+    async fn write(
+        &self,
+        mut rec: Record,
+        cond: WriteIf,
+        started: Instant,
+        outcome: Outcome,
+    ) -> TaskResult {
         rec.duration_ms = started.elapsed().as_millis() as u64;
         match self.catalog.put(&rec, &cond).await {
             Ok(true) => TaskResult::Handled(outcome),
@@ -129,13 +140,22 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         }
     }
 
-    async fn fail(&self, t: &Task, seq: &str, cond: WriteIf, started: Instant, kind: &str, why: String) -> TaskResult {
+    async fn fail(
+        &self,
+        t: &Task,
+        seq: &str,
+        cond: WriteIf,
+        started: Instant,
+        kind: &str,
+        why: String,
+    ) -> TaskResult {
         tracing::warn!(bucket = %t.bucket, key = %t.key, kind, error = %why, "image failed");
         let mut rec = self.base_record(t, seq, started);
         rec.status = Status::Failed;
         rec.error_kind = Some(kind.to_string());
         rec.error = Some(why.clone());
-        self.write(rec, cond, started, Outcome::Failed(kind.to_string())).await
+        self.write(rec, cond, started, Outcome::Failed(kind.to_string()))
+            .await
     }
 
     /// The sequencer of an output object, from its metadata (zeros when absent).
@@ -177,11 +197,22 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                     t.etag = Some(h.etag);
                     t.version_id = t.version_id.or(h.version_id);
                 }
-                Ok(None) => return TaskResult::Handled(Outcome::Skipped("object no longer exists")),
+                Ok(None) => {
+                    return TaskResult::Handled(Outcome::Skipped("object no longer exists"))
+                }
                 Err(e) if e.retryable => return retry(e),
                 Err(e) => {
                     let seq = pad_sequencer(t.sequencer.as_deref());
-                    return self.fail(&t, &seq, WriteIf::NewerThanStored(seq.clone()), started, "access", e.message).await;
+                    return self
+                        .fail(
+                            &t,
+                            &seq,
+                            WriteIf::NewerThanStored(seq.clone()),
+                            started,
+                            "access",
+                            e.message,
+                        )
+                        .await;
                 }
             }
         }
@@ -191,7 +222,10 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         // record did not change meanwhile, so any real event (always newer) wins.
         let (seq, cond) = if t.backfill {
             let stored_seq = stored.as_ref().map(|r| r.sequencer.clone());
-            (stored_seq.clone().unwrap_or_else(|| pad_sequencer(None)), WriteIf::Unchanged(stored_seq))
+            (
+                stored_seq.clone().unwrap_or_else(|| pad_sequencer(None)),
+                WriteIf::Unchanged(stored_seq),
+            )
         } else {
             let seq = pad_sequencer(t.sequencer.as_deref());
             if let Some(r) = &stored {
@@ -203,27 +237,64 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         };
         let size = t.size.unwrap_or(0);
         if size > self.cfg.max_object_bytes {
-            let why = format!("object is {size} bytes, the limit is {}", self.cfg.max_object_bytes);
-            return self.fail(&t, &seq, cond, started, "limit_exceeded", why).await;
+            let why = format!(
+                "object is {size} bytes, the limit is {}",
+                self.cfg.max_object_bytes
+            );
+            return self
+                .fail(&t, &seq, cond, started, "limit_exceeded", why)
+                .await;
         }
         let (bytes, head) = match self.store.get(&t.bucket, &t.key, Some(&etag)).await {
             Ok(Fetched::Found(b, h)) => (b, h),
-            Ok(Fetched::Missing) => return TaskResult::Handled(Outcome::Skipped("object no longer exists")),
-            Ok(Fetched::Changed) => return TaskResult::Handled(Outcome::Skipped("object was replaced by a newer version")),
+            Ok(Fetched::Missing) => {
+                return TaskResult::Handled(Outcome::Skipped("object no longer exists"))
+            }
+            Ok(Fetched::Changed) => {
+                return TaskResult::Handled(Outcome::Skipped(
+                    "object was replaced by a newer version",
+                ))
+            }
             Err(e) if e.retryable => return retry(e),
-            Err(e) => return self.fail(&t, &seq, cond, started, "access", e.message).await,
+            Err(e) => {
+                return self
+                    .fail(&t, &seq, cond, started, "access", e.message)
+                    .await
+            }
         };
         if bytes.len() as u64 > self.cfg.max_object_bytes {
-            let why = format!("object is {} bytes, the limit is {}", bytes.len(), self.cfg.max_object_bytes);
-            return self.fail(&t, &seq, cond, started, "limit_exceeded", why).await;
+            let why = format!(
+                "object is {} bytes, the limit is {}",
+                bytes.len(),
+                self.cfg.max_object_bytes
+            );
+            return self
+                .fail(&t, &seq, cond, started, "limit_exceeded", why)
+                .await;
         }
         t.version_id = t.version_id.clone().or(head.version_id.clone());
         let cfg = self.cfg.clone();
-        let rendered = tokio::task::spawn_blocking(move || imgcore::render(&bytes, &cfg.plan)).await;
+        let rendered =
+            tokio::task::spawn_blocking(move || imgcore::render(&bytes, &cfg.plan)).await;
         let rendered = match rendered {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => return self.fail(&t, &seq, cond, started, e.kind().as_str(), e.to_string()).await,
-            Err(join) => return self.fail(&t, &seq, cond, started, "internal", format!("render task failed: {join}")).await,
+            Ok(Err(e)) => {
+                return self
+                    .fail(&t, &seq, cond, started, e.kind().as_str(), e.to_string())
+                    .await
+            }
+            Err(join) => {
+                return self
+                    .fail(
+                        &t,
+                        &seq,
+                        cond,
+                        started,
+                        "internal",
+                        format!("render task failed: {join}"),
+                    )
+                    .await
+            }
         };
         let out_bucket = self.cfg.output_bucket_for(&t.bucket).to_string();
         let mut recs = Vec::with_capacity(rendered.renditions.len());
@@ -232,7 +303,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             // Never replace a newer version's rendition (events may arrive out of order).
             match self.output_sequencer(&out_bucket, &key).await {
                 Ok(Some(existing)) if existing > seq => {
-                    return TaskResult::Handled(Outcome::Skipped("renditions of a newer version exist"))
+                    return TaskResult::Handled(Outcome::Skipped(
+                        "renditions of a newer version exist",
+                    ))
                 }
                 Ok(_) => {}
                 Err(e) if e.retryable => return retry(e),
@@ -246,9 +319,15 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 cache_control: self.cfg.cache_control.clone(),
                 metadata: vec![
                     ("source-bucket".into(), t.bucket.clone()),
-                    ("source-key".into(), form_urlencoded::byte_serialize(t.key.as_bytes()).collect()),
+                    (
+                        "source-key".into(),
+                        form_urlencoded::byte_serialize(t.key.as_bytes()).collect(),
+                    ),
                     ("source-etag".into(), etag.clone()),
-                    ("source-version".into(), t.version_id.clone().unwrap_or_default()),
+                    (
+                        "source-version".into(),
+                        t.version_id.clone().unwrap_or_default(),
+                    ),
                     (META_SEQUENCER.into(), seq.clone()),
                 ],
             };
@@ -288,7 +367,10 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             }
         }
         let out_bucket = self.cfg.output_bucket_for(&t.bucket).to_string();
-        let keys: Vec<String> = stored.as_ref().map(|r| r.renditions.iter().map(|x| x.key.clone()).collect()).unwrap_or_default();
+        let keys: Vec<String> = stored
+            .as_ref()
+            .map(|r| r.renditions.iter().map(|x| x.key.clone()).collect())
+            .unwrap_or_default();
         for key in keys {
             match self.output_sequencer(&out_bucket, &key).await {
                 Ok(Some(existing)) if existing > seq => continue, // a newer upload's rendition
@@ -306,11 +388,21 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             rec.etag = old.etag;
             rec.format = old.format;
         }
-        self.write(rec, WriteIf::NewerThanStored(seq), started, Outcome::Deleted).await
+        self.write(
+            rec,
+            WriteIf::NewerThanStored(seq),
+            started,
+            Outcome::Deleted,
+        )
+        .await
     }
 
     /// Run tasks with bounded concurrency, starting none once the deadline is near.
-    pub async fn run_all(self: &Arc<Self>, tasks: Vec<Task>, deadline: Option<Instant>) -> Vec<TaskResult>
+    pub async fn run_all(
+        self: &Arc<Self>,
+        tasks: Vec<Task>,
+        deadline: Option<Instant>,
+    ) -> Vec<TaskResult>
     where
         S: 'static,
         C: 'static,
@@ -319,7 +411,11 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         let margin = self.cfg.deadline_margin;
         let mut handles = Vec::with_capacity(tasks.len());
         for t in tasks {
-            let permit = sem.clone().acquire_owned().await.expect("semaphore is never closed");
+            let permit = sem
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
             if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < margin) {
                 drop(permit);
                 handles.push(None);
@@ -336,7 +432,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         for h in handles {
             out.push(match h {
                 None => TaskResult::Retry("not started: the invocation deadline is near".into()),
-                Some(h) => h.await.unwrap_or_else(|e| TaskResult::Retry(format!("task failed: {e}"))),
+                Some(h) => h
+                    .await
+                    .unwrap_or_else(|e| TaskResult::Retry(format!("task failed: {e}"))),
             });
         }
         out
@@ -344,7 +442,11 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
 
     /// Handle one invocation: returns the response, or an error that makes the invocation
     /// fail (so Lambda retries it) when a directly-invoked record needs a retry.
-    pub async fn handle(self: &Arc<Self>, inv: Invocation, deadline: Option<Instant>) -> Result<Value, String>
+    pub async fn handle(
+        self: &Arc<Self>,
+        inv: Invocation,
+        deadline: Option<Instant>,
+    ) -> Result<Value, String>
     where
         S: 'static,
         C: 'static,
@@ -360,7 +462,12 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                     })
                     .collect();
                 if !retries.is_empty() {
-                    return Err(format!("{} of {} records need a retry: {}", retries.len(), results.len(), retries[0]));
+                    return Err(format!(
+                        "{} of {} records need a retry: {}",
+                        retries.len(),
+                        results.len(),
+                        retries[0]
+                    ));
                 }
                 Ok(summary(&results))
             }
@@ -378,7 +485,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                         }
                         // A message that is not an event will never parse: drop it loudly
                         // rather than retry it forever.
-                        Err(e) => tracing::error!(message_id = %id, error = %e, "unreadable SQS message dropped"),
+                        Err(e) => {
+                            tracing::error!(message_id = %id, error = %e, "unreadable SQS message dropped")
+                        }
                     }
                 }
                 let results = self.run_all(flat, deadline).await;
@@ -393,7 +502,11 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                     "batchItemFailures": failures.iter().map(|id| json!({"itemIdentifier": id})).collect::<Vec<_>>()
                 }))
             }
-            Invocation::Batch { schema, invocation_id, tasks } => {
+            Invocation::Batch {
+                schema,
+                invocation_id,
+                tasks,
+            } => {
                 let mut good = Vec::new();
                 let mut slots: Vec<(String, Option<usize>, Option<String>)> = Vec::new();
                 for (id, t) in tasks {
@@ -411,7 +524,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                     .map(|(id, idx, err)| {
                         let (code, text) = match (idx.map(|i| &results[i]), err) {
                             (_, Some(e)) => ("PermanentFailure", e),
-                            (Some(TaskResult::Handled(Outcome::Failed(kind))), _) => ("PermanentFailure", format!("image failed: {kind}")),
+                            (Some(TaskResult::Handled(Outcome::Failed(kind))), _) => {
+                                ("PermanentFailure", format!("image failed: {kind}"))
+                            }
                             (Some(TaskResult::Handled(o)), _) => ("Succeeded", format!("{o:?}")),
                             (Some(TaskResult::Retry(m)), _) => ("TemporaryFailure", m.clone()),
                             (None, None) => ("PermanentFailure", "no task".to_string()),
@@ -427,21 +542,6 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 }))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadlines_from_epoch_milliseconds() {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-        let d = deadline_from_epoch_ms(now + 30_000).unwrap();
-        let left = d.saturating_duration_since(Instant::now());
-        assert!(left > Duration::from_secs(25) && left <= Duration::from_secs(30), "{left:?}");
-        assert!(deadline_from_epoch_ms(now - 1000).unwrap() <= Instant::now());
-        assert_eq!(deadline_from_epoch_ms(600_000), None, "a bare timeout is not a deadline");
     }
 }
 
@@ -473,4 +573,29 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Option<Instant> {
         .ok()?
         .as_millis() as u64;
     Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_from_epoch_milliseconds() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let d = deadline_from_epoch_ms(now + 30_000).unwrap();
+        let left = d.saturating_duration_since(Instant::now());
+        assert!(
+            left > Duration::from_secs(25) && left <= Duration::from_secs(30),
+            "{left:?}"
+        );
+        assert!(deadline_from_epoch_ms(now - 1000).unwrap() <= Instant::now());
+        assert_eq!(
+            deadline_from_epoch_ms(600_000),
+            None,
+            "a bare timeout is not a deadline"
+        );
+    }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_current_span(false)
         .without_time()
         .init();
@@ -25,7 +27,14 @@ async fn main() -> Result<(), Error> {
     };
     let (s3, dynamo) = clients().await;
     let table = cfg.table.clone();
-    let handler = Arc::new(Handler::new(S3Store { client: s3 }, DynamoCatalog { client: dynamo, table }, cfg));
+    let handler = Arc::new(Handler::new(
+        S3Store { client: s3 },
+        DynamoCatalog {
+            client: dynamo,
+            table,
+        },
+        cfg,
+    ));
     tracing::info!(version = imgcore::VERSION, "ready");
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
         let handler = handler.clone();

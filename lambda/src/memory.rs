@@ -1,7 +1,9 @@
 //! In-memory adapters, for tests of the decision logic (and for trying the handler without
 //! AWS). Each can be told to fail its next calls, to exercise retries.
 
-use crate::ports::{Catalog, Fetched, ObjectHead, ObjectStore, PortError, PutObject, Record, WriteIf};
+use crate::ports::{
+    Catalog, Fetched, ObjectHead, ObjectStore, PortError, PutObject, Record, WriteIf,
+};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -40,19 +42,35 @@ impl MemoryStore {
         let etag = format!("etag{}", self.next_etag.fetch_add(1, Ordering::SeqCst));
         self.objects.lock().expect("lock").insert(
             (bucket.into(), key.into()),
-            Stored { body, etag: etag.clone(), content_type: String::new(), cache_control: String::new(), metadata: vec![] },
+            Stored {
+                body,
+                etag: etag.clone(),
+                content_type: String::new(),
+                cache_control: String::new(),
+                metadata: vec![],
+            },
         );
         etag
     }
 
     /// Keys in a bucket.
     pub fn keys(&self, bucket: &str) -> Vec<String> {
-        self.objects.lock().expect("lock").keys().filter(|(b, _)| b == bucket).map(|(_, k)| k.clone()).collect()
+        self.objects
+            .lock()
+            .expect("lock")
+            .keys()
+            .filter(|(b, _)| b == bucket)
+            .map(|(_, k)| k.clone())
+            .collect()
     }
 
     /// One object.
     pub fn object(&self, bucket: &str, key: &str) -> Option<Stored> {
-        self.objects.lock().expect("lock").get(&(bucket.into(), key.into())).cloned()
+        self.objects
+            .lock()
+            .expect("lock")
+            .get(&(bucket.into(), key.into()))
+            .cloned()
     }
 
     fn fault(&self) -> Result<(), PortError> {
@@ -65,7 +83,12 @@ impl MemoryStore {
     }
 
     fn head_of(s: &Stored) -> ObjectHead {
-        ObjectHead { size: s.body.len() as u64, etag: s.etag.clone(), version_id: None, metadata: s.metadata.clone() }
+        ObjectHead {
+            size: s.body.len() as u64,
+            etag: s.etag.clone(),
+            version_id: None,
+            metadata: s.metadata.clone(),
+        }
     }
 }
 
@@ -76,7 +99,12 @@ impl ObjectStore for MemoryStore {
         Ok(self.object(bucket, key).map(|s| Self::head_of(&s)))
     }
 
-    async fn get(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<Fetched, PortError> {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Fetched, PortError> {
         self.fault()?;
         self.gets.fetch_add(1, Ordering::SeqCst);
         Ok(match self.object(bucket, key) {
@@ -94,14 +122,23 @@ impl ObjectStore for MemoryStore {
         let etag = format!("etag{}", self.next_etag.fetch_add(1, Ordering::SeqCst));
         self.objects.lock().expect("lock").insert(
             (o.bucket, o.key),
-            Stored { body: o.body, etag, content_type: o.content_type, cache_control: o.cache_control, metadata: o.metadata },
+            Stored {
+                body: o.body,
+                etag,
+                content_type: o.content_type,
+                cache_control: o.cache_control,
+                metadata: o.metadata,
+            },
         );
         Ok(())
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
         self.fault()?;
-        self.objects.lock().expect("lock").remove(&(bucket.into(), key.into()));
+        self.objects
+            .lock()
+            .expect("lock")
+            .remove(&(bucket.into(), key.into()));
         Ok(())
     }
 }
@@ -127,7 +164,9 @@ impl Catalog for MemoryCatalog {
     async fn get(&self, id: &str) -> Result<Option<Record>, PortError> {
         if self.fail_next.load(Ordering::SeqCst) > 0 {
             self.fail_next.fetch_sub(1, Ordering::SeqCst);
-            return Err(PortError::transient("ProvisionedThroughputExceededException: injected"));
+            return Err(PortError::transient(
+                "ProvisionedThroughputExceededException: injected",
+            ));
         }
         Ok(self.record(id))
     }

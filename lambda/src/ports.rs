@@ -17,11 +17,17 @@ pub struct PortError {
 impl PortError {
     /// A transient failure.
     pub fn transient(message: impl Into<String>) -> Self {
-        PortError { retryable: true, message: message.into() }
+        PortError {
+            retryable: true,
+            message: message.into(),
+        }
     }
     /// A failure that will happen again.
     pub fn permanent(message: impl Into<String>) -> Self {
-        PortError { retryable: false, message: message.into() }
+        PortError {
+            retryable: false,
+            message: message.into(),
+        }
     }
 }
 
@@ -72,7 +78,12 @@ pub trait ObjectStore: Send + Sync {
     /// HEAD an object; `None` when it does not exist.
     async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, PortError>;
     /// GET an object, only if its ETag is still `if_match` (when given).
-    async fn get(&self, bucket: &str, key: &str, if_match: Option<&str>) -> Result<Fetched, PortError>;
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Fetched, PortError>;
     /// PUT an object.
     async fn put(&self, object: PutObject) -> Result<(), PortError>;
     /// DELETE an object (no error when it is already gone).

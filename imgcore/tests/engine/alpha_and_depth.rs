@@ -12,10 +12,18 @@ fn dark_fringe_pixels(img: &image::RgbaImage) -> usize {
 #[test]
 fn red_on_transparent_black_keeps_no_dark_edges() {
     let bytes = fixture("alpha-premultiplied-edge.png");
-    for spec in ["23,png", "37,webp,lossless", "10,png,mitchell", "50x20,fill,png"] {
+    for spec in [
+        "23,png",
+        "37,webp,lossless",
+        "10,png,mitchell",
+        "50x20,fill,png",
+    ] {
         let (_, img) = render_one(&bytes, spec);
         let rgba = img.to_rgba8();
-        assert!(rgba.pixels().any(|p| p.0[3] > 0 && p.0[3] < 255), "{spec}: expected partial alpha");
+        assert!(
+            rgba.pixels().any(|p| p.0[3] > 0 && p.0[3] < 255),
+            "{spec}: expected partial alpha"
+        );
         assert_eq!(dark_fringe_pixels(&rgba), 0, "{spec}: dark fringe");
     }
 }
@@ -37,7 +45,10 @@ fn the_fringe_check_catches_a_resize_without_premultiplication() {
 fn sixteen_bit_gradient_stays_sixteen_bit_without_banding() {
     let bytes = fixture("gray-16bit.png");
     let (r, img) = render_one(&bytes, "300,png");
-    assert_eq!(imgcore::probe(&r.renditions[0].bytes).unwrap().bit_depth, 16);
+    assert_eq!(
+        imgcore::probe(&r.renditions[0].bytes).unwrap().bit_depth,
+        16
+    );
     let g = img.to_luma16();
     let mut levels: Vec<u16> = (0..g.width()).map(|x| g.get_pixel(x, 4).0[0]).collect();
     // Monotonic (no banding steps backwards) and far more than 256 levels.

@@ -8,18 +8,28 @@ mod generator;
 fn committed_fixtures_match_the_generator() {
     let dir = super::fixtures_dir();
     for (rel, bytes) in generator::all() {
-        let committed = std::fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+        let committed =
+            std::fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
         let lossless = matches!(
             rel.extension().and_then(|e| e.to_str()),
             Some("png" | "gif" | "tiff" | "bmp")
         ) || rel.starts_with("bad");
         if lossless {
-            assert_eq!(committed, bytes, "{} differs from the generator's output", rel.display());
+            assert_eq!(
+                committed,
+                bytes,
+                "{} differs from the generator's output",
+                rel.display()
+            );
         } else {
             // Lossy encoders may pick other SIMD paths on other CPUs: compare the header.
             assert_eq!(
-                imgcore::probe(&committed).map(|i| (i.width, i.height, i.format)).ok(),
-                imgcore::probe(&bytes).map(|i| (i.width, i.height, i.format)).ok(),
+                imgcore::probe(&committed)
+                    .map(|i| (i.width, i.height, i.format))
+                    .ok(),
+                imgcore::probe(&bytes)
+                    .map(|i| (i.width, i.height, i.format))
+                    .ok(),
                 "{}",
                 rel.display()
             );
@@ -36,14 +46,28 @@ fn every_good_fixture_renders_in_every_output_format() {
         assert_eq!(r.renditions.len(), 4, "{name}");
         assert_eq!(r.source, info, "{name}: render and probe disagree");
         for rend in &r.renditions {
-            let out = imgcore::probe(&rend.bytes).unwrap_or_else(|e| panic!("{name} -> {}: {e}", rend.spec));
+            let out = imgcore::probe(&rend.bytes)
+                .unwrap_or_else(|e| panic!("{name} -> {}: {e}", rend.spec));
             assert_eq!(out.format, rend.format, "{name}");
-            assert_eq!((out.width, out.height), (rend.width, rend.height), "{name} {}", rend.spec);
+            assert_eq!(
+                (out.width, out.height),
+                (rend.width, rend.height),
+                "{name} {}",
+                rend.spec
+            );
             assert_eq!(out.orientation, 1, "{name}: outputs carry no orientation");
             assert!(rend.width <= 40 && rend.height <= 40);
         }
-        assert_eq!((r.renditions[1].width, r.renditions[1].height), (24.min(info.width), 24.min(info.height)), "{name}");
-        assert_eq!((r.renditions[2].width, r.renditions[2].height), (16, 16), "{name}: exact pads to the box");
+        assert_eq!(
+            (r.renditions[1].width, r.renditions[1].height),
+            (24.min(info.width), 24.min(info.height)),
+            "{name}"
+        );
+        assert_eq!(
+            (r.renditions[2].width, r.renditions[2].height),
+            (16, 16),
+            "{name}: exact pads to the box"
+        );
         assert!(r.thumbhash.is_some() && r.average_color.is_some(), "{name}");
     }
 }

@@ -5,7 +5,12 @@ use imgcore::{Fit, Gravity, OutputSpec};
 use proptest::prelude::*;
 
 fn fit() -> impl Strategy<Value = Fit> {
-    prop_oneof![Just(Fit::Inside), Just(Fit::Cover), Just(Fit::Fill), Just(Fit::Exact)]
+    prop_oneof![
+        Just(Fit::Inside),
+        Just(Fit::Cover),
+        Just(Fit::Fill),
+        Just(Fit::Exact)
+    ]
 }
 
 fn gravity() -> impl Strategy<Value = Gravity> {

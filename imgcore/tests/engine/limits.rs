@@ -12,7 +12,11 @@ fn jpeg_bomb_is_refused_with_its_numbers() {
     let bytes = fixture("bad/bomb-64250x64250.jpg");
     assert!(bytes.len() < 2048);
     match imgcore::render(&bytes, &Plan::parse("100").unwrap()) {
-        Err(Error::LimitExceeded { what, actual, limit }) => {
+        Err(Error::LimitExceeded {
+            what,
+            actual,
+            limit,
+        }) => {
             assert_eq!(what, "pixels");
             assert_eq!(actual, 64250 * 64250);
             assert_eq!(limit, Limits::default().max_pixels);
@@ -26,11 +30,41 @@ fn each_limit_is_enforced() {
     let photo = fixture("photo.jpg"); // 320x213
     let d = Limits::default();
     let cases = [
-        (Limits { max_input_bytes: 1000, ..d }, "input bytes"),
-        (Limits { max_width: 300, ..d }, "width"),
-        (Limits { max_height: 200, ..d }, "height"),
-        (Limits { max_pixels: 320 * 213 - 1, ..d }, "pixels"),
-        (Limits { max_decoded_bytes: 1000, ..d }, "decoded bytes"),
+        (
+            Limits {
+                max_input_bytes: 1000,
+                ..d
+            },
+            "input bytes",
+        ),
+        (
+            Limits {
+                max_width: 300,
+                ..d
+            },
+            "width",
+        ),
+        (
+            Limits {
+                max_height: 200,
+                ..d
+            },
+            "height",
+        ),
+        (
+            Limits {
+                max_pixels: 320 * 213 - 1,
+                ..d
+            },
+            "pixels",
+        ),
+        (
+            Limits {
+                max_decoded_bytes: 1000,
+                ..d
+            },
+            "decoded bytes",
+        ),
     ];
     for (limits, want) in cases {
         match imgcore::render(&photo, &plan_with(limits)) {
@@ -39,7 +73,12 @@ fn each_limit_is_enforced() {
         }
     }
     // At the limit is fine.
-    let exact = Limits { max_width: 320, max_height: 213, max_pixels: 320 * 213, ..d };
+    let exact = Limits {
+        max_width: 320,
+        max_height: 213,
+        max_pixels: 320 * 213,
+        ..d
+    };
     assert!(imgcore::render(&photo, &plan_with(exact)).is_ok());
 }
 
@@ -47,7 +86,14 @@ fn each_limit_is_enforced() {
 fn frame_limit_counts_gif_frames() {
     let gif = fixture("animated-3-frames.gif");
     assert_eq!(imgcore::probe(&gif).unwrap().frames, 3);
-    let e = imgcore::render(&gif, &plan_with(Limits { max_frames: 2, ..Limits::default() })).unwrap_err();
+    let e = imgcore::render(
+        &gif,
+        &plan_with(Limits {
+            max_frames: 2,
+            ..Limits::default()
+        }),
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::LimitExceeded);
     assert!(e.to_string().contains("frames is 3"), "{e}");
 }
@@ -56,16 +102,32 @@ fn frame_limit_counts_gif_frames() {
 fn shrink_on_load_makes_a_big_jpeg_fit_a_small_budget() {
     // 2400x1600 RGB needs 11.5 MB at full size; at 1/8 it needs 180 KB.
     let big = super::photo_jpeg(2400, 1600, 80);
-    let tight = Limits { max_decoded_bytes: 1 << 20, ..Limits::default() };
+    let tight = Limits {
+        max_decoded_bytes: 1 << 20,
+        ..Limits::default()
+    };
     let r = imgcore::render(&big, &Plan::parse("200").unwrap().with_limits(tight)).unwrap();
     assert_eq!(r.decode_shrink, 8);
     let mut no_shrink = Plan::parse("200").unwrap().with_limits(tight);
     no_shrink.shrink_on_load = false;
-    assert_eq!(imgcore::render(&big, &no_shrink).unwrap_err().kind(), ErrorKind::LimitExceeded);
+    assert_eq!(
+        imgcore::render(&big, &no_shrink).unwrap_err().kind(),
+        ErrorKind::LimitExceeded
+    );
 }
 
 #[test]
 fn png_bomb_header_is_refused_before_decoding() {
     let e = imgcore::probe(&fixture("bad/bomb-100000x100000.png")).unwrap_err();
-    assert!(matches!(e, Error::LimitExceeded { what: "width", actual: 100_000, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::LimitExceeded {
+                what: "width",
+                actual: 100_000,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }

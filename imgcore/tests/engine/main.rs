@@ -27,11 +27,20 @@ pub fn good_fixtures() -> Vec<(String, Vec<u8>)> {
         .expect("fixtures/")
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("read")))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
         .filter(|(n, _)| !n.starts_with('.') && !n.ends_with(".md"))
         .collect();
     v.sort();
-    assert!(v.len() >= 25, "expected the generated fixtures, found {}", v.len());
+    assert!(
+        v.len() >= 25,
+        "expected the generated fixtures, found {}",
+        v.len()
+    );
     v
 }
 
@@ -58,7 +67,11 @@ pub fn photo_jpeg(w: u32, h: u32, quality: u8) -> Vec<u8> {
         let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
         let ripple = ((fx * 60.0).sin() * (fy * 45.0).cos() * 30.0) as i32;
         let c = |v: f32| (v as i32 + ripple).clamp(0, 255) as u8;
-        image::Rgb([c(30.0 + 200.0 * fx), c(50.0 + 160.0 * fy), c(210.0 - 160.0 * fx * fy)])
+        image::Rgb([
+            c(30.0 + 200.0 * fx),
+            c(50.0 + 160.0 * fy),
+            c(210.0 - 160.0 * fx * fy),
+        ])
     });
     let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
     c.set_fastest_defaults();

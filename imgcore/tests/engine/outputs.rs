@@ -6,10 +6,28 @@ use imgcore::{ImageFormat, Plan};
 #[test]
 fn each_format_writes_what_it_says() {
     let bytes = fixture("rgba.png");
-    let r = imgcore::render(&bytes, &Plan::parse("60,jpeg,60,png,60,webp,60,webp,lossless,60,avif,speed10,60,same").unwrap()).unwrap();
-    let formats: Vec<_> = r.renditions.iter().map(|x| ImageFormat::sniff(&x.bytes)).collect();
+    let r = imgcore::render(
+        &bytes,
+        &Plan::parse("60,jpeg,60,png,60,webp,60,webp,lossless,60,avif,speed10,60,same").unwrap(),
+    )
+    .unwrap();
+    let formats: Vec<_> = r
+        .renditions
+        .iter()
+        .map(|x| ImageFormat::sniff(&x.bytes))
+        .collect();
     use ImageFormat::*;
-    assert_eq!(formats, vec![Some(Jpeg), Some(Png), Some(WebP), Some(WebP), Some(Avif), Some(Png)]);
+    assert_eq!(
+        formats,
+        vec![
+            Some(Jpeg),
+            Some(Png),
+            Some(WebP),
+            Some(WebP),
+            Some(Avif),
+            Some(Png)
+        ]
+    );
     for x in &r.renditions {
         assert_eq!(x.size, x.bytes.len());
         assert_eq!(x.mime_type, x.format.mime_type());
@@ -20,14 +38,22 @@ fn each_format_writes_what_it_says() {
 #[test]
 fn quality_changes_size() {
     let bytes = photo_jpeg(800, 600, 92);
-    let r = imgcore::render(&bytes, &Plan::parse("400,jpeg,q30,400,jpeg,q90,400,webp,q30,400,webp,q90").unwrap()).unwrap();
+    let r = imgcore::render(
+        &bytes,
+        &Plan::parse("400,jpeg,q30,400,jpeg,q90,400,webp,q30,400,webp,q90").unwrap(),
+    )
+    .unwrap();
     assert!(r.renditions[0].size < r.renditions[1].size);
     assert!(r.renditions[2].size < r.renditions[3].size);
 }
 
 #[test]
 fn progressive_jpeg_output_is_progressive() {
-    let r = imgcore::render(&fixture("photo.jpg"), &Plan::parse("100,jpeg,progressive,100,jpeg").unwrap()).unwrap();
+    let r = imgcore::render(
+        &fixture("photo.jpg"),
+        &Plan::parse("100,jpeg,progressive,100,jpeg").unwrap(),
+    )
+    .unwrap();
     assert!(imgcore::probe(&r.renditions[0].bytes).unwrap().progressive);
     assert!(!imgcore::probe(&r.renditions[1].bytes).unwrap().progressive);
 }
@@ -35,7 +61,13 @@ fn progressive_jpeg_output_is_progressive() {
 #[test]
 fn many_sizes_from_one_decode_pick_the_dct_scale_of_the_largest() {
     let bytes = photo_jpeg(1600, 1200, 85);
-    let cases = [("800,400,100", 2), ("400,100", 4), ("200", 8), ("1000", 1), ("100x100,cover", 8)];
+    let cases = [
+        ("800,400,100", 2),
+        ("400,100", 4),
+        ("200", 8),
+        ("1000", 1),
+        ("100x100,cover", 8),
+    ];
     for (spec, shrink) in cases {
         let r = imgcore::render(&bytes, &Plan::parse(spec).unwrap()).unwrap();
         assert_eq!(r.decode_shrink, shrink, "{spec}");
@@ -66,10 +98,17 @@ fn shrink_on_load_stays_close_to_a_full_decode() {
         let full = imgcore::render(&bytes, &full_plan).unwrap();
         assert!(fast.decode_shrink > 1, "{spec}");
         assert_eq!(full.decode_shrink, 1);
-        let a = image::load_from_memory(&fast.renditions[0].bytes).unwrap().to_rgb8();
-        let b = image::load_from_memory(&full.renditions[0].bytes).unwrap().to_rgb8();
+        let a = image::load_from_memory(&fast.renditions[0].bytes)
+            .unwrap()
+            .to_rgb8();
+        let b = image::load_from_memory(&full.renditions[0].bytes)
+            .unwrap()
+            .to_rgb8();
         let p = psnr(&a, &b);
-        assert!(p > 32.0, "{spec}: PSNR {p:.1} dB between shrink-on-load and full decode");
+        assert!(
+            p > 32.0,
+            "{spec}: PSNR {p:.1} dB between shrink-on-load and full decode"
+        );
     }
 }
 
@@ -84,7 +123,15 @@ fn upscale_only_when_asked() {
 #[test]
 fn every_filter_runs() {
     let bytes = fixture("photo.jpg");
-    for f in ["lanczos3", "catmullrom", "mitchell", "bilinear", "hamming", "box", "nearest"] {
+    for f in [
+        "lanczos3",
+        "catmullrom",
+        "mitchell",
+        "bilinear",
+        "hamming",
+        "box",
+        "nearest",
+    ] {
         let r = imgcore::render(&bytes, &Plan::parse(&format!("77,png,{f}")).unwrap()).unwrap();
         assert_eq!(r.renditions[0].width, 77, "{f}");
     }

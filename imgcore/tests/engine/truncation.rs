@@ -46,7 +46,8 @@ fn truncated_fixtures_fail_cleanly() {
 fn truncated_jpeg_and_png_say_truncated() {
     for name in ["photo.jpg", "progressive.jpg", "rgba.png"] {
         let bytes = super::fixture(name);
-        let e = imgcore::render(&bytes[..bytes.len() / 2], &Plan::parse("32").unwrap()).unwrap_err();
+        let e =
+            imgcore::render(&bytes[..bytes.len() / 2], &Plan::parse("32").unwrap()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Truncated, "{name}: {e}");
     }
 }

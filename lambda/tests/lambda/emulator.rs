@@ -15,7 +15,11 @@ impl Drop for Watch {
     fn drop(&mut self) {
         // Stop the emulator and the function it started (one process group).
         let group = format!("-{}", self.0.id());
-        let signal = |sig: &str| Command::new("kill").args(["-s", sig, "--", &group]).status();
+        let signal = |sig: &str| {
+            Command::new("kill")
+                .args(["-s", sig, "--", &group])
+                .status()
+        };
         let _ = signal("INT");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -30,7 +34,11 @@ impl Drop for Watch {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn invoke(port: u16, event: &serde_json::Value) -> (bool, String) {
@@ -38,12 +46,25 @@ fn invoke(port: u16, event: &serde_json::Value) -> (bool, String) {
     let path = dir.path().join("event.json");
     std::fs::write(&path, serde_json::to_vec(event).unwrap()).unwrap();
     let out = Command::new("cargo")
-        .args(["lambda", "invoke", "bootstrap", "-A", "127.0.0.1", "-P", &port.to_string(), "--data-file"])
+        .args([
+            "lambda",
+            "invoke",
+            "bootstrap",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "--data-file",
+        ])
         .arg(&path)
         .current_dir(super::root().join("lambda"))
         .output()
         .expect("cargo lambda invoke (install with scripts/test.sh)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -67,7 +88,18 @@ async fn bootstrap_under_the_runtime_emulator() {
     let log_path = std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new("cargo")
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &port.to_string(), "--ignore-changes", "--timeout", "60", "--env-file"])
+        .args([
+            "lambda",
+            "watch",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "--ignore-changes",
+            "--timeout",
+            "60",
+            "--env-file",
+        ])
         .arg(&env_file)
         .current_dir(super::root().join("lambda"))
         .env("CARGO_TARGET_DIR", super::root().join("target"))
@@ -83,11 +115,20 @@ async fn bootstrap_under_the_runtime_emulator() {
         if let Ok(Some(status)) = watch.0.try_wait() {
             panic!("cargo lambda watch exited ({status}):\n{}", log());
         }
-        assert!(Instant::now() < deadline, "the emulator did not open port {port}:\n{}", log());
+        assert!(
+            Instant::now() < deadline,
+            "the emulator did not open port {port}:\n{}",
+            log()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let etag = super::moto::upload(&l, "uploads/my holiday photo+1.jpg", super::fixture("orientation-6.jpg")).await;
+    let etag = super::moto::upload(
+        &l,
+        "uploads/my holiday photo+1.jpg",
+        super::fixture("orientation-6.jpg"),
+    )
+    .await;
     let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag)]);
     // The first invocation builds and starts the function; allow for that.
     let (ok, out) = tokio::task::spawn_blocking({
@@ -99,14 +140,32 @@ async fn bootstrap_under_the_runtime_emulator() {
     assert!(ok, "invoke failed: {out}");
     assert!(out.contains("\"done\":1"), "{out}");
 
-    let cat = DynamoCatalog { client: l.ddb.clone(), table: l.table.clone() };
+    let cat = DynamoCatalog {
+        client: l.ddb.clone(),
+        table: l.table.clone(),
+    };
     let id = format!("{}/uploads/my holiday photo+1.jpg", l.src);
     let rec = cat.get(&id).await.unwrap().expect("record");
     assert_eq!(rec.status, Status::Done);
-    assert_eq!((rec.width, rec.height, rec.orientation), (Some(48), Some(32), Some(6)));
+    assert_eq!(
+        (rec.width, rec.height, rec.orientation),
+        (Some(48), Some(32), Some(6))
+    );
     let keys: Vec<String> = rec.renditions.iter().map(|r| r.key.clone()).collect();
-    assert_eq!(keys, vec!["renditions/uploads/my holiday photo+1.jpg/400.jpg", "renditions/uploads/my holiday photo+1.jpg/100x100-cover.webp"]);
-    let o = l.s3.get_object().bucket(&l.out).key(&keys[1]).send().await.unwrap();
+    assert_eq!(
+        keys,
+        vec![
+            "renditions/uploads/my holiday photo+1.jpg/400.jpg",
+            "renditions/uploads/my holiday photo+1.jpg/100x100-cover.webp"
+        ]
+    );
+    let o =
+        l.s3.get_object()
+            .bucket(&l.out)
+            .key(&keys[1])
+            .send()
+            .await
+            .unwrap();
     assert_eq!(o.content_type(), Some("image/webp"));
     let before = o.e_tag().map(str::to_string);
 
@@ -118,24 +177,42 @@ async fn bootstrap_under_the_runtime_emulator() {
     .await
     .unwrap();
     assert!(ok && out.contains("\"skipped\":1"), "{out}");
-    let older = serde_json::from_str(&ev.to_string().replace("0055AED6DCD90281E5", "0055AED6DCD90281E4")).unwrap();
-    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &older)).await.unwrap();
+    let older = serde_json::from_str(
+        &ev.to_string()
+            .replace("0055AED6DCD90281E5", "0055AED6DCD90281E4"),
+    )
+    .unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &older))
+        .await
+        .unwrap();
     assert!(ok && out.contains("\"skipped\":1"), "{out}");
     assert_eq!(cat.get(&id).await.unwrap().unwrap(), rec);
-    let again = l.s3.head_object().bucket(&l.out).key(&keys[1]).send().await.unwrap();
+    let again =
+        l.s3.head_object()
+            .bucket(&l.out)
+            .key(&keys[1])
+            .send()
+            .await
+            .unwrap();
     assert_eq!(again.e_tag().map(str::to_string), before);
 
     // A bad upload gets a failed record; the invocation itself succeeds (no retry storm).
-    let etag = super::moto::upload(&l, "uploads/bad.jpg", super::fixture("bad/truncated.jpg")).await;
+    let etag =
+        super::moto::upload(&l, "uploads/bad.jpg", super::fixture("bad/truncated.jpg")).await;
     let bad = serde_json::from_str(
         &super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag)])
             .to_string()
             .replace("uploads/my+holiday+photo%2B1.jpg", "uploads/bad.jpg"),
     )
     .unwrap();
-    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &bad)).await.unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &bad))
+        .await
+        .unwrap();
     assert!(ok && out.contains("\"failed\":1"), "{out}");
-    let r = cat.get(&format!("{}/uploads/bad.jpg", l.src)).await.unwrap().unwrap();
+    let r = cat
+        .get(&format!("{}/uploads/bad.jpg", l.src))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.status, Status::Failed);
 }
-

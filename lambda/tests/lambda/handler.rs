@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 type H = Arc<Handler<MemoryStore, MemoryCatalog>>;
 
 fn handler(vars: &[(&str, &str)]) -> H {
-    Arc::new(Handler::new(MemoryStore::default(), MemoryCatalog::default(), super::config(vars)))
+    Arc::new(Handler::new(
+        MemoryStore::default(),
+        MemoryCatalog::default(),
+        super::config(vars),
+    ))
 }
 
 fn store(h: &H) -> &MemoryStore {
@@ -45,20 +49,37 @@ fn upload(h: &H, key: &str, bytes: Vec<u8>, seq: &str) -> Task {
 #[tokio::test]
 async fn an_upload_becomes_renditions_and_one_record() {
     let h = handler(&[]);
-    let t = upload(&h, "a b/photo+1.jpg", super::fixture("photo.jpg"), "0055AED6DCD90281E5");
+    let t = upload(
+        &h,
+        "a b/photo+1.jpg",
+        super::fixture("photo.jpg"),
+        "0055AED6DCD90281E5",
+    );
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
     let keys = store(&h).keys("out");
-    assert_eq!(keys, vec!["renditions/a b/photo+1.jpg/200.webp", "renditions/a b/photo+1.jpg/64x64-cover.jpg"]);
+    assert_eq!(
+        keys,
+        vec![
+            "renditions/a b/photo+1.jpg/200.webp",
+            "renditions/a b/photo+1.jpg/64x64-cover.jpg"
+        ]
+    );
     let webp = store(&h).object("out", &keys[0]).unwrap();
     assert_eq!(webp.content_type, "image/webp");
     assert_eq!(webp.cache_control, "public, max-age=31536000, immutable");
-    assert!(webp.metadata.iter().any(|(k, v)| k == "source-key" && v == "a+b%2Fphoto%2B1.jpg"));
+    assert!(webp
+        .metadata
+        .iter()
+        .any(|(k, v)| k == "source-key" && v == "a+b%2Fphoto%2B1.jpg"));
     let info = imgcore::probe(&webp.body).unwrap();
     assert_eq!((info.width, info.height), (200, 133));
 
     let r = catalog(&h).record("src/a b/photo+1.jpg").unwrap();
     assert_eq!(r.status, Status::Done);
-    assert_eq!((r.width, r.height, r.format.as_deref()), (Some(320), Some(213), Some("jpeg")));
+    assert_eq!(
+        (r.width, r.height, r.format.as_deref()),
+        (Some(320), Some(213), Some("jpeg"))
+    );
     assert_eq!(r.renditions.len(), 2);
     assert_eq!(r.renditions[1].width, 64);
     assert_eq!(r.sequencer, format!("{:0>32}", "0055AED6DCD90281E5"));
@@ -72,10 +93,21 @@ async fn a_duplicate_delivery_changes_nothing() {
     let h = handler(&[]);
     let t = upload(&h, "dup.jpg", super::fixture("photo.jpg"), "10");
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
-    let before: Vec<_> = store(&h).keys("out").iter().map(|k| store(&h).object("out", k).unwrap().etag).collect();
+    let before: Vec<_> = store(&h)
+        .keys("out")
+        .iter()
+        .map(|k| store(&h).object("out", k).unwrap().etag)
+        .collect();
     let rec = catalog(&h).record("src/dup.jpg").unwrap();
-    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Skipped("duplicate or older event")));
-    let after: Vec<_> = store(&h).keys("out").iter().map(|k| store(&h).object("out", k).unwrap().etag).collect();
+    assert_eq!(
+        h.run_task(&t).await,
+        TaskResult::Handled(Outcome::Skipped("duplicate or older event"))
+    );
+    let after: Vec<_> = store(&h)
+        .keys("out")
+        .iter()
+        .map(|k| store(&h).object("out", k).unwrap().etag)
+        .collect();
     assert_eq!(before, after, "renditions were rewritten");
     assert_eq!(catalog(&h).record("src/dup.jpg").unwrap(), rec);
 }
@@ -85,25 +117,39 @@ async fn an_older_event_never_overwrites_a_newer_version() {
     let h = handler(&[]);
     let v1 = upload(&h, "k.jpg", super::fixture("photo.jpg"), "0A");
     let v2 = upload(&h, "k.jpg", super::fixture("rgba.png"), "0B"); // replaces v1
-    // Newer first, then the delayed older event.
+                                                                    // Newer first, then the delayed older event.
     assert_eq!(h.run_task(&v2).await, TaskResult::Handled(Outcome::Done));
-    assert_eq!(h.run_task(&v1).await, TaskResult::Handled(Outcome::Skipped("duplicate or older event")));
+    assert_eq!(
+        h.run_task(&v1).await,
+        TaskResult::Handled(Outcome::Skipped("duplicate or older event"))
+    );
     let r = catalog(&h).record("src/k.jpg").unwrap();
     assert_eq!(r.format.as_deref(), Some("png"));
     // The older event alone (no record yet) must not render the newer bytes under its name.
     let h2 = handler(&[]);
     let v1 = upload(&h2, "k.jpg", super::fixture("photo.jpg"), "0A");
     let _v2 = upload(&h2, "k.jpg", super::fixture("rgba.png"), "0B");
-    assert_eq!(h2.run_task(&v1).await, TaskResult::Handled(Outcome::Skipped("object was replaced by a newer version")));
+    assert_eq!(
+        h2.run_task(&v1).await,
+        TaskResult::Handled(Outcome::Skipped("object was replaced by a newer version"))
+    );
     assert!(store(&h2).keys("out").is_empty());
 }
 
 #[tokio::test]
 async fn bad_images_get_a_failed_record_and_no_retry() {
     let h = handler(&[]);
-    for (name, kind) in [("bad/truncated.jpg", "truncated"), ("bad/not-an-image.jpg", "unsupported"), ("bad/bomb-64250x64250.jpg", "limit_exceeded")] {
+    for (name, kind) in [
+        ("bad/truncated.jpg", "truncated"),
+        ("bad/not-an-image.jpg", "unsupported"),
+        ("bad/bomb-64250x64250.jpg", "limit_exceeded"),
+    ] {
         let t = upload(&h, name, super::fixture(name), "01");
-        assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Failed(kind.into())), "{name}");
+        assert_eq!(
+            h.run_task(&t).await,
+            TaskResult::Handled(Outcome::Failed(kind.into())),
+            "{name}"
+        );
         let r = catalog(&h).record(&format!("src/{name}")).unwrap();
         assert_eq!(r.status, Status::Failed);
         assert_eq!(r.error_kind.as_deref(), Some(kind));
@@ -116,9 +162,21 @@ async fn bad_images_get_a_failed_record_and_no_retry() {
 async fn an_oversized_object_is_refused_without_reading_it() {
     let h = handler(&[("MAX_OBJECT_BYTES", "1000")]);
     let t = upload(&h, "big.jpg", super::fixture("photo.jpg"), "01");
-    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Failed("limit_exceeded".into())));
-    assert_eq!(store(&h).gets.load(Ordering::SeqCst), 0, "the object was downloaded");
-    assert!(catalog(&h).record("src/big.jpg").unwrap().error.unwrap().contains("limit is 1000"));
+    assert_eq!(
+        h.run_task(&t).await,
+        TaskResult::Handled(Outcome::Failed("limit_exceeded".into()))
+    );
+    assert_eq!(
+        store(&h).gets.load(Ordering::SeqCst),
+        0,
+        "the object was downloaded"
+    );
+    assert!(catalog(&h)
+        .record("src/big.jpg")
+        .unwrap()
+        .error
+        .unwrap()
+        .contains("limit is 1000"));
 }
 
 #[tokio::test]
@@ -139,12 +197,22 @@ async fn direct_invocations_fail_and_sqs_reports_only_the_failed_message() {
     let ev = super::event_json("sqs-s3.json", &[("SOURCE_BUCKET", "src"), ("ETAG", &etag)]);
     store(&h).fail_next.store(1, Ordering::SeqCst);
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
-    assert_eq!(resp["batchItemFailures"], serde_json::json!([{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}]));
+    assert_eq!(
+        resp["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "059f36b4-87a3-44ab-83d2-661975830a7d"}])
+    );
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
-    assert_eq!(catalog(&h).record("src/queued/photo.jpg").unwrap().status, Status::Done);
+    assert_eq!(
+        catalog(&h).record("src/queued/photo.jpg").unwrap().status,
+        Status::Done
+    );
 
-    let etag = store(&h).upload("src", "uploads/my holiday photo+1.jpg", super::fixture("photo.jpg"));
+    let etag = store(&h).upload(
+        "src",
+        "uploads/my holiday photo+1.jpg",
+        super::fixture("photo.jpg"),
+    );
     let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", "src"), ("ETAG", &etag)]);
     store(&h).fail_next.store(1, Ordering::SeqCst);
     let err = h.handle(parse(&ev).unwrap(), None).await.unwrap_err();
@@ -159,12 +227,24 @@ async fn outputs_in_the_source_bucket_are_never_processed() {
     let t = upload(&h, "photo.jpg", super::fixture("photo.jpg"), "01");
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
     let outputs = store(&h).keys("src");
-    assert!(outputs.iter().any(|k| k == "thumbs/photo.jpg/200.webp"), "{outputs:?}");
+    assert!(
+        outputs.iter().any(|k| k == "thumbs/photo.jpg/200.webp"),
+        "{outputs:?}"
+    );
     // The rendition's own ObjectCreated event comes back: it is skipped.
-    let o = store(&h).object("src", "thumbs/photo.jpg/200.webp").unwrap();
+    let o = store(&h)
+        .object("src", "thumbs/photo.jpg/200.webp")
+        .unwrap();
     let again = task("thumbs/photo.jpg/200.webp", &o.etag, "02", o.body.len());
-    assert_eq!(h.run_task(&again).await, TaskResult::Handled(Outcome::Skipped("own output")));
-    assert_eq!(store(&h).keys("src").len(), 3, "no rendition of a rendition");
+    assert_eq!(
+        h.run_task(&again).await,
+        TaskResult::Handled(Outcome::Skipped("own output"))
+    );
+    assert_eq!(
+        store(&h).keys("src").len(),
+        3,
+        "no rendition of a rendition"
+    );
 }
 
 #[tokio::test]
@@ -172,20 +252,34 @@ async fn delete_removes_renditions_and_marks_the_record() {
     let h = handler(&[]);
     let t = upload(&h, "gone.jpg", super::fixture("photo.jpg"), "05");
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
-    let del = Task { action: Action::Removed, size: None, etag: None, sequencer: Some("06".into()), ..t.clone() };
-    assert_eq!(h.run_task(&del).await, TaskResult::Handled(Outcome::Deleted));
+    let del = Task {
+        action: Action::Removed,
+        size: None,
+        etag: None,
+        sequencer: Some("06".into()),
+        ..t.clone()
+    };
+    assert_eq!(
+        h.run_task(&del).await,
+        TaskResult::Handled(Outcome::Deleted)
+    );
     assert!(store(&h).keys("out").is_empty());
     let r = catalog(&h).record("src/gone.jpg").unwrap();
     assert_eq!(r.status, Status::Deleted);
     // A late create event from before the delete changes nothing.
-    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Skipped("duplicate or older event")));
+    assert_eq!(
+        h.run_task(&t).await,
+        TaskResult::Handled(Outcome::Skipped("duplicate or older event"))
+    );
 }
 
 #[tokio::test]
 async fn nothing_starts_when_the_deadline_is_near() {
     let h = handler(&[("DEADLINE_MARGIN_MS", "5000")]);
     let t = upload(&h, "late.jpg", super::fixture("photo.jpg"), "01");
-    let r = h.run_all(vec![t], Some(Instant::now() + Duration::from_secs(1))).await;
+    let r = h
+        .run_all(vec![t], Some(Instant::now() + Duration::from_secs(1)))
+        .await;
     assert!(matches!(&r[0], TaskResult::Retry(m) if m.contains("deadline")));
     assert!(catalog(&h).record("src/late.jpg").is_none());
 }
@@ -194,7 +288,11 @@ async fn nothing_starts_when_the_deadline_is_near() {
 async fn batch_operations_report_each_task() {
     let h = handler(&[]);
     store(&h).upload("src", "backfill/old photo.jpg", super::fixture("photo.jpg"));
-    store(&h).upload("src", "backfill/not-an-image.jpg", super::fixture("bad/not-an-image.jpg"));
+    store(&h).upload(
+        "src",
+        "backfill/not-an-image.jpg",
+        super::fixture("bad/not-an-image.jpg"),
+    );
     for name in ["batch-2.0.json", "batch-1.0.json"] {
         let ev = super::event_json(name, &[("SOURCE_BUCKET", "src")]);
         let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
@@ -205,19 +303,40 @@ async fn batch_operations_report_each_task() {
             assert_eq!(resp["results"][1]["resultCode"], "PermanentFailure");
         }
     }
-    assert_eq!(catalog(&h).record("src/backfill/old photo.jpg").unwrap().status, Status::Done);
+    assert_eq!(
+        catalog(&h)
+            .record("src/backfill/old photo.jpg")
+            .unwrap()
+            .status,
+        Status::Done
+    );
     // A real event later still wins over the backfill's record.
     let etag = store(&h).upload("src", "backfill/old photo.jpg", super::fixture("rgba.png"));
-    let t = task("backfill/old photo.jpg", &etag, "0055AED6DCD90281E5", super::fixture("rgba.png").len());
+    let t = task(
+        "backfill/old photo.jpg",
+        &etag,
+        "0055AED6DCD90281E5",
+        super::fixture("rgba.png").len(),
+    );
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
-    assert_eq!(catalog(&h).record("src/backfill/old photo.jpg").unwrap().format.as_deref(), Some("png"));
+    assert_eq!(
+        catalog(&h)
+            .record("src/backfill/old photo.jpg")
+            .unwrap()
+            .format
+            .as_deref(),
+        Some("png")
+    );
 }
 
 #[tokio::test]
 async fn eventbridge_events_are_processed() {
     let h = handler(&[]);
     let etag = store(&h).upload("src", "bridge/photo 2.jpg", super::fixture("photo.jpg"));
-    let ev = super::event_json("eventbridge-object-created.json", &[("SOURCE_BUCKET", "src"), ("ETAG", &etag)]);
+    let ev = super::event_json(
+        "eventbridge-object-created.json",
+        &[("SOURCE_BUCKET", "src"), ("ETAG", &etag)],
+    );
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["done"], 1, "{resp}");
 }

@@ -21,7 +21,8 @@ pub fn fixture(name: &str) -> Vec<u8> {
 
 /// An event fixture with its placeholders (`SOURCE_BUCKET`, `ETAG…`) replaced.
 pub fn event_json(name: &str, subs: &[(&str, &str)]) -> serde_json::Value {
-    let mut text = std::fs::read_to_string(root().join("fixtures/events").join(name)).expect("event fixture");
+    let mut text =
+        std::fs::read_to_string(root().join("fixtures/events").join(name)).expect("event fixture");
     for (from, to) in subs {
         text = text.replace(from, to);
     }
@@ -38,7 +39,10 @@ pub fn config(vars: &[(&str, &str)]) -> Arc<Config> {
         all.retain(|(n, _)| n != k);
         all.push((k.to_string(), v.to_string()));
     }
-    Arc::new(Config::from_vars(|k| all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).expect("config"))
+    Arc::new(
+        Config::from_vars(|k| all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .expect("config"),
+    )
 }
 
 /// The local AWS endpoint started by `scripts/test.sh`. Tests that need it fail without it.
@@ -51,5 +55,9 @@ pub fn endpoint() -> String {
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }

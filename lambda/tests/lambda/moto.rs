@@ -1,7 +1,9 @@
 //! The S3 and DynamoDB adapters against a real S3/DynamoDB API over HTTP on 127.0.0.1
 //! (moto's server, started by `scripts/test.sh`).
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use imgtool_lambda::aws::{DynamoCatalog, S3Store};
 use imgtool_lambda::event::parse;
 use imgtool_lambda::ports::{Catalog, Status, WriteIf};
@@ -21,38 +23,84 @@ pub async fn local() -> Local {
     let endpoint = super::endpoint();
     std::env::set_var("AWS_ENDPOINT_URL", &endpoint);
     let (s3, ddb) = imgtool_lambda::aws::clients().await;
-    let (src, out, table) = (super::unique("src"), super::unique("out"), super::unique("records"));
+    let (src, out, table) = (
+        super::unique("src"),
+        super::unique("out"),
+        super::unique("records"),
+    );
     for b in [&src, &out] {
-        s3.create_bucket().bucket(b).send().await.expect("create bucket");
+        s3.create_bucket()
+            .bucket(b)
+            .send()
+            .await
+            .expect("create bucket");
     }
     ddb.create_table()
         .table_name(&table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("id").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .expect("create table");
-    Local { s3, ddb, src, out, table }
+    Local {
+        s3,
+        ddb,
+        src,
+        out,
+        table,
+    }
 }
 
 pub async fn upload(l: &Local, key: &str, body: Vec<u8>) -> String {
-    let o = l.s3.put_object().bucket(&l.src).key(key).body(body.into()).send().await.expect("put");
+    let o =
+        l.s3.put_object()
+            .bucket(&l.src)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .expect("put");
     o.e_tag().unwrap().trim_matches('"').to_string()
 }
 
 fn handler(l: &Local) -> Arc<Handler<S3Store, DynamoCatalog>> {
     let cfg = super::config(&[("OUTPUT_BUCKET", &l.out), ("TABLE_NAME", &l.table)]);
     Arc::new(Handler::new(
-        S3Store { client: l.s3.clone() },
-        DynamoCatalog { client: l.ddb.clone(), table: l.table.clone() },
+        S3Store {
+            client: l.s3.clone(),
+        },
+        DynamoCatalog {
+            client: l.ddb.clone(),
+            table: l.table.clone(),
+        },
         cfg,
     ))
 }
 
 async fn keys(l: &Local, bucket: &str) -> Vec<String> {
-    let o = l.s3.list_objects_v2().bucket(bucket).send().await.expect("list");
-    o.contents().iter().filter_map(|c| c.key().map(str::to_string)).collect()
+    let o =
+        l.s3.list_objects_v2()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("list");
+    o.contents()
+        .iter()
+        .filter_map(|c| c.key().map(str::to_string))
+        .collect()
 }
 
 #[tokio::test]
@@ -61,7 +109,10 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let h = handler(&l);
     let e1 = upload(&l, "café/写真 1.png", super::fixture("rgba.png")).await;
     let e2 = upload(&l, "100% real.webp", super::fixture("lossy.webp")).await;
-    let ev = super::event_json("s3-put-many-keys.json", &[("SOURCE_BUCKET", &l.src), ("ETAG1", &e1), ("ETAG2", &e2)]);
+    let ev = super::event_json(
+        "s3-put-many-keys.json",
+        &[("SOURCE_BUCKET", &l.src), ("ETAG1", &e1), ("ETAG2", &e2)],
+    );
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["done"], 2, "{resp}");
 
@@ -76,16 +127,32 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
             "renditions/café/写真 1.png/64x64-cover.jpg",
         ]
     );
-    let o = l.s3.get_object().bucket(&l.out).key("renditions/café/写真 1.png/64x64-cover.jpg").send().await.unwrap();
+    let o =
+        l.s3.get_object()
+            .bucket(&l.out)
+            .key("renditions/café/写真 1.png/64x64-cover.jpg")
+            .send()
+            .await
+            .unwrap();
     assert_eq!(o.content_type(), Some("image/jpeg"));
-    assert_eq!(o.cache_control(), Some("public, max-age=31536000, immutable"));
+    assert_eq!(
+        o.cache_control(),
+        Some("public, max-age=31536000, immutable")
+    );
     assert_eq!(o.metadata().unwrap().get("source-etag"), Some(&e1));
     let body = o.body.collect().await.unwrap().into_bytes();
     let info = imgcore::probe(&body).unwrap();
     assert_eq!((info.width, info.height), (64, 64));
 
-    let cat = DynamoCatalog { client: l.ddb.clone(), table: l.table.clone() };
-    let r = cat.get(&format!("{}/café/写真 1.png", l.src)).await.unwrap().unwrap();
+    let cat = DynamoCatalog {
+        client: l.ddb.clone(),
+        table: l.table.clone(),
+    };
+    let r = cat
+        .get(&format!("{}/café/写真 1.png", l.src))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.status, Status::Done);
     assert_eq!((r.width, r.height), (Some(120), Some(90)));
     assert_eq!(r.has_alpha, Some(true));
@@ -93,22 +160,54 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     assert_eq!(r.etag.as_deref(), Some(e1.as_str()));
 
     // Same event again: nothing visible changes.
-    let before = l.s3.head_object().bucket(&l.out).key("renditions/100% real.webp/200.webp").send().await.unwrap();
+    let before =
+        l.s3.head_object()
+            .bucket(&l.out)
+            .key("renditions/100% real.webp/200.webp")
+            .send()
+            .await
+            .unwrap();
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
-    assert_eq!((resp["done"].as_u64(), resp["skipped"].as_u64()), (Some(0), Some(2)), "{resp}");
-    let after = l.s3.head_object().bucket(&l.out).key("renditions/100% real.webp/200.webp").send().await.unwrap();
+    assert_eq!(
+        (resp["done"].as_u64(), resp["skipped"].as_u64()),
+        (Some(0), Some(2)),
+        "{resp}"
+    );
+    let after =
+        l.s3.head_object()
+            .bucket(&l.out)
+            .key("renditions/100% real.webp/200.webp")
+            .send()
+            .await
+            .unwrap();
     assert_eq!(before.e_tag(), after.e_tag());
     assert_eq!(before.last_modified(), after.last_modified());
-    assert_eq!(cat.get(&format!("{}/café/写真 1.png", l.src)).await.unwrap().unwrap(), r);
+    assert_eq!(
+        cat.get(&format!("{}/café/写真 1.png", l.src))
+            .await
+            .unwrap()
+            .unwrap(),
+        r
+    );
 }
 
 #[tokio::test]
 async fn conditional_writes_keep_the_newest_record() {
     let l = local().await;
-    let cat = DynamoCatalog { client: l.ddb.clone(), table: l.table.clone() };
+    let cat = DynamoCatalog {
+        client: l.ddb.clone(),
+        table: l.table.clone(),
+    };
     let h = handler(&l);
     let etag = upload(&l, "k.jpg", super::fixture("photo.jpg")).await;
-    let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag), ("uploads/my+holiday+photo%2B1.jpg", "k.jpg")]);
+    let ev = super::event_json(
+        "s3-put.json",
+        &[
+            ("SOURCE_BUCKET", &l.src),
+            ("ETAG", &etag),
+            ("uploads/my+holiday+photo%2B1.jpg", "k.jpg"),
+        ],
+    );
     h.handle(parse(&ev).unwrap(), None).await.unwrap();
     let id = format!("{}/k.jpg", l.src);
     let mut r = cat.get(&id).await.unwrap().unwrap();
@@ -117,9 +216,15 @@ async fn conditional_writes_keep_the_newest_record() {
     // Older and equal sequencers are refused by DynamoDB's condition; newer is accepted.
     let older = format!("{:0>32}", "0055AED6DCD90281E4");
     assert!(!cat.put(&r, &WriteIf::NewerThanStored(older)).await.unwrap());
-    assert!(!cat.put(&r, &WriteIf::NewerThanStored(stored_seq.clone())).await.unwrap());
+    assert!(!cat
+        .put(&r, &WriteIf::NewerThanStored(stored_seq.clone()))
+        .await
+        .unwrap());
     assert!(!cat.put(&r, &WriteIf::Unchanged(None)).await.unwrap());
-    assert!(cat.put(&r, &WriteIf::Unchanged(Some(stored_seq))).await.unwrap());
+    assert!(cat
+        .put(&r, &WriteIf::Unchanged(Some(stored_seq)))
+        .await
+        .unwrap());
     assert_eq!(cat.get(&id).await.unwrap().unwrap().status, Status::Failed);
 }
 
@@ -129,7 +234,14 @@ async fn a_replaced_object_is_not_rendered_under_an_old_event() {
     let h = handler(&l);
     let old = upload(&l, "v.jpg", super::fixture("photo.jpg")).await;
     let _new = upload(&l, "v.jpg", super::fixture("rgba.png")).await;
-    let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &old), ("uploads/my+holiday+photo%2B1.jpg", "v.jpg")]);
+    let ev = super::event_json(
+        "s3-put.json",
+        &[
+            ("SOURCE_BUCKET", &l.src),
+            ("ETAG", &old),
+            ("uploads/my+holiday+photo%2B1.jpg", "v.jpg"),
+        ],
+    );
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["skipped"], 1, "{resp}");
     assert!(keys(&l, &l.out).await.is_empty());
@@ -139,24 +251,66 @@ async fn a_replaced_object_is_not_rendered_under_an_old_event() {
 async fn corrupt_upload_is_recorded_as_failed_and_delete_cleans_up() {
     let l = local().await;
     let h = handler(&l);
-    let cat = DynamoCatalog { client: l.ddb.clone(), table: l.table.clone() };
+    let cat = DynamoCatalog {
+        client: l.ddb.clone(),
+        table: l.table.clone(),
+    };
     let etag = upload(&l, "bad.jpg", super::fixture("bad/truncated.jpg")).await;
-    let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag), ("uploads/my+holiday+photo%2B1.jpg", "bad.jpg")]);
+    let ev = super::event_json(
+        "s3-put.json",
+        &[
+            ("SOURCE_BUCKET", &l.src),
+            ("ETAG", &etag),
+            ("uploads/my+holiday+photo%2B1.jpg", "bad.jpg"),
+        ],
+    );
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["failed"], 1, "{resp}");
-    let r = cat.get(&format!("{}/bad.jpg", l.src)).await.unwrap().unwrap();
-    assert_eq!((r.status, r.error_kind.as_deref()), (Status::Failed, Some("truncated")));
+    let r = cat
+        .get(&format!("{}/bad.jpg", l.src))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.status, r.error_kind.as_deref()),
+        (Status::Failed, Some("truncated"))
+    );
 
     let etag = upload(&l, "photo.jpg", super::fixture("photo.jpg")).await;
-    let put = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag), ("uploads/my+holiday+photo%2B1.jpg", "photo.jpg")]);
+    let put = super::event_json(
+        "s3-put.json",
+        &[
+            ("SOURCE_BUCKET", &l.src),
+            ("ETAG", &etag),
+            ("uploads/my+holiday+photo%2B1.jpg", "photo.jpg"),
+        ],
+    );
     h.handle(parse(&put).unwrap(), None).await.unwrap();
     assert_eq!(keys(&l, &l.out).await.len(), 2);
-    l.s3.delete_object().bucket(&l.src).key("photo.jpg").send().await.unwrap();
-    let del = super::event_json("s3-delete.json", &[("SOURCE_BUCKET", &l.src), ("uploads/my+holiday+photo%2B1.jpg", "photo.jpg")]);
+    l.s3.delete_object()
+        .bucket(&l.src)
+        .key("photo.jpg")
+        .send()
+        .await
+        .unwrap();
+    let del = super::event_json(
+        "s3-delete.json",
+        &[
+            ("SOURCE_BUCKET", &l.src),
+            ("uploads/my+holiday+photo%2B1.jpg", "photo.jpg"),
+        ],
+    );
     let resp = h.handle(parse(&del).unwrap(), None).await.unwrap();
     assert_eq!(resp["deleted"], 1, "{resp}");
     assert!(keys(&l, &l.out).await.is_empty());
-    assert_eq!(cat.get(&format!("{}/photo.jpg", l.src)).await.unwrap().unwrap().status, Status::Deleted);
+    assert_eq!(
+        cat.get(&format!("{}/photo.jpg", l.src))
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        Status::Deleted
+    );
 }
 
 #[tokio::test]
@@ -166,10 +320,14 @@ async fn a_server_that_is_down_is_a_transient_error() {
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
         .endpoint_url("http://127.0.0.1:9")
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .force_path_style(true)
         .build();
-    let store = S3Store { client: aws_sdk_s3::Client::from_conf(conf) };
+    let store = S3Store {
+        client: aws_sdk_s3::Client::from_conf(conf),
+    };
     use imgtool_lambda::ports::ObjectStore;
     let e = store.head("b", "k").await.unwrap_err();
     assert!(e.retryable, "{}", e.message);
