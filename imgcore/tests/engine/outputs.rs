@@ -144,3 +144,21 @@ fn gif_renders_its_first_frame() {
     let p = super::rgb_at(&img, 5, 5);
     assert_eq!(p, [255, 0, 0], "first frame is red");
 }
+
+#[test]
+fn interlaced_png_decodes_to_the_same_picture() {
+    let bytes = fixture("interlaced.png");
+    let info = imgcore::probe(&bytes).unwrap();
+    assert!(info.progressive, "Adam7 is reported as progressive storage");
+    let (_, img) = super::render_one(&bytes, "orig,png");
+    assert_eq!((img.width(), img.height()), (37, 23));
+    let want = [
+        ((5, 5), [255, 0, 0]),
+        ((30, 5), [0, 255, 0]),
+        ((5, 18), [0, 0, 255]),
+        ((30, 18), [255, 255, 0]),
+    ];
+    for ((x, y), c) in want {
+        assert_eq!(super::rgb_at(&img, x, y), c, "({x},{y})");
+    }
+}
