@@ -35,6 +35,9 @@ export PATH="$PWD/$VENV/bin:$PATH"
 # Build everything once (one profile for all tests), before the server starts.
 echo "==> building tests"
 cargo test --workspace --locked --no-run
+# The emulator test runs `cargo run --bin bootstrap` (cargo lambda watch), which resolves
+# features for that package alone: build that binary now so the first invoke starts at once.
+cargo build -p imgtool-lambda --bin bootstrap --locked
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo "==> starting moto_server on 127.0.0.1:$port"

@@ -97,7 +97,7 @@ async fn bootstrap_under_the_runtime_emulator() {
             &port.to_string(),
             "--ignore-changes",
             "--timeout",
-            "60",
+            "600",
             "--env-file",
         ])
         .arg(&env_file)
