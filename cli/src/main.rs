@@ -1,11 +1,21 @@
 //! `imgtool`: thumbnails from the command line. Thin glue over `imgcore`.
 
+mod inputs;
+mod naming;
+mod presets;
+mod report;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use imgcore::{Fit, Gravity, OutputFormat, OutputSpec, Plan};
+use imgcore::{Filter, Fit, Gravity, ImageInfo, OutputFormat, OutputSpec, Plan};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inputs::{Input, Source};
 use rayon::prelude::*;
+use report::{InputReport, OutputFile, Report, Summary};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(name = "imgtool", version, about = "Fast, safe thumbnails.", long_about = None)]
@@ -16,245 +26,494 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Make resized copies of images.
+    /// Make resized copies of images (files, folders, or - for standard input).
     #[command(after_help = "Examples:\n  \
         imgtool resize photo.jpg --out thumbs --width 1600,800,200\n  \
-        imgtool resize *.png --out out --width 400 --height 400 --fit cover --format webp\n  \
-        imgtool resize photo.jpg --out out --spec '800x600,cover,webp,q75,200,jpeg'")]
-    Resize(ResizeArgs),
+        imgtool resize photos/ --out thumbs --width 400 --format webp --format jpeg\n  \
+        imgtool resize photos/ --out thumbs --include '*.jpg' --exclude 'raw/**' --size 200x200 --fit cover\n  \
+        imgtool resize photo.jpg --out thumbs --spec '800x600,cover,webp,q75;200,jpeg'\n  \
+        imgtool resize photos/ --out thumbs --preset web            (presets from ./imgtool.toml)\n  \
+        cat photo.jpg | imgtool resize - --out - --width 320 --format webp > small.webp\n\n\
+        Exit codes: 0 all inputs done, 1 some inputs failed, 2 usage or configuration error.")]
+    Resize(Box<ResizeArgs>),
     /// Describe images from their headers, without decoding pixels.
     Info {
         /// Image files.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        /// Print one JSON array instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 #[derive(clap::Args)]
 struct ResizeArgs {
-    /// Image files.
+    /// Image files, folders (searched recursively) or - for standard input.
     #[arg(required = true)]
-    inputs: Vec<PathBuf>,
-    /// Output folder (created when missing).
+    inputs: Vec<String>,
+    /// Output folder (created when missing; folders of inputs are mirrored under it), or -
+    /// for standard output when there is one input and one output.
     #[arg(short, long)]
     out: PathBuf,
     /// Widths, comma-separated (e.g. 1600,800,200).
     #[arg(short, long, value_delimiter = ',')]
     width: Vec<u32>,
-    /// Height of the box (with one width) or of a height-only output.
+    /// Height: the box height with --width, or a height-only output.
     #[arg(long)]
     height: Option<u32>,
+    /// Boxes WxH, comma-separated (e.g. 200x200,400x300).
+    #[arg(long, value_delimiter = ',')]
+    size: Vec<String>,
     /// How the image fits the box.
     #[arg(long, value_enum, default_value_t = FitArg::Inside)]
     fit: FitArg,
     /// Where to crop (cover) or place (exact).
     #[arg(long, value_enum, default_value_t = GravityArg::Center)]
     gravity: GravityArg,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t = FormatArg::Same)]
-    format: FormatArg,
+    /// Output format; give several for several outputs per size.
+    #[arg(short, long, value_enum)]
+    format: Vec<FormatArg>,
     /// Quality, 1-100 (default: 80 for JPEG and WebP, 60 for AVIF).
     #[arg(short, long, value_parser = clap::value_parser!(u8).range(1..=100))]
     quality: Option<u8>,
-    /// Outputs in the spec syntax instead of --width/--height/... (e.g. '800x600,cover,webp').
-    #[arg(long, conflicts_with_all = ["width", "height"])]
+    /// Resampling filter.
+    #[arg(long, value_enum, default_value_t = FilterArg::Lanczos3)]
+    filter: FilterArg,
+    /// Keep the ICC profile (unconverted) and, for JPEG, EXIF (orientation reset).
+    #[arg(long)]
+    keep_metadata: bool,
+    /// Outputs in the spec syntax (as the Lambda's RENDITIONS), e.g. '800x600,cover,webp;200,jpeg'.
+    #[arg(long, conflicts_with_all = ["width", "height", "size", "preset"])]
     spec: Option<String>,
+    /// A named spec from the presets file.
+    #[arg(long, conflicts_with_all = ["width", "height", "size"])]
+    preset: Option<String>,
+    /// Presets file (TOML, a [presets] table of name = "spec"). Default: ./imgtool.toml.
+    #[arg(long)]
+    presets: Option<PathBuf>,
+    /// Output file name template: {stem} {srcext} {w} {h} {ext} {format} {index}.
+    #[arg(long, default_value = "{stem}-{w}.{ext}")]
+    name: String,
+    /// Only files whose path inside a given folder matches (glob; repeatable).
+    #[arg(long)]
+    include: Vec<String>,
+    /// Skip files whose path inside a given folder matches (glob; repeatable).
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Images processed at once. Default: all cores.
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Re-make outputs even when they are newer than their input.
+    #[arg(long)]
+    force: bool,
+    /// Print one JSON report on standard output.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar and no summary line.
+    #[arg(long)]
+    quiet: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum FitArg {
-    Inside,
-    Cover,
-    Fill,
-    Exact,
-}
-
-impl From<FitArg> for Fit {
-    fn from(f: FitArg) -> Fit {
-        match f {
-            FitArg::Inside => Fit::Inside,
-            FitArg::Cover => Fit::Cover,
-            FitArg::Fill => Fit::Fill,
-            FitArg::Exact => Fit::Exact,
+macro_rules! value_enum {
+    ($name:ident => $target:ty { $($variant:ident => $value:expr),+ $(,)? }) => {
+        #[derive(Clone, Copy, ValueEnum)]
+        enum $name { $($variant),+ }
+        impl From<$name> for $target {
+            fn from(v: $name) -> $target {
+                match v { $($name::$variant => $value),+ }
+            }
         }
-    }
+    };
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum GravityArg {
-    Center,
-    North,
-    South,
-    East,
-    West,
-    Northeast,
-    Northwest,
-    Southeast,
-    Southwest,
-}
+value_enum!(FitArg => Fit { Inside => Fit::Inside, Cover => Fit::Cover, Fill => Fit::Fill, Exact => Fit::Exact });
+value_enum!(GravityArg => Gravity {
+    Center => Gravity::Center, North => Gravity::North, South => Gravity::South, East => Gravity::East,
+    West => Gravity::West, Northeast => Gravity::NorthEast, Northwest => Gravity::NorthWest,
+    Southeast => Gravity::SouthEast, Southwest => Gravity::SouthWest,
+});
+value_enum!(FormatArg => OutputFormat {
+    Jpeg => OutputFormat::Jpeg, Png => OutputFormat::Png, Webp => OutputFormat::WebP,
+    Avif => OutputFormat::Avif, Same => OutputFormat::Same,
+});
+value_enum!(FilterArg => Filter {
+    Lanczos3 => Filter::Lanczos3, Catmullrom => Filter::CatmullRom, Mitchell => Filter::Mitchell,
+    Bilinear => Filter::Bilinear, Hamming => Filter::Hamming, Box => Filter::Box, Nearest => Filter::Nearest,
+});
 
-impl From<GravityArg> for Gravity {
-    fn from(g: GravityArg) -> Gravity {
-        match g {
-            GravityArg::Center => Gravity::Center,
-            GravityArg::North => Gravity::North,
-            GravityArg::South => Gravity::South,
-            GravityArg::East => Gravity::East,
-            GravityArg::West => Gravity::West,
-            GravityArg::Northeast => Gravity::NorthEast,
-            GravityArg::Northwest => Gravity::NorthWest,
-            GravityArg::Southeast => Gravity::SouthEast,
-            GravityArg::Southwest => Gravity::SouthWest,
-        }
-    }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Jpeg,
-    Png,
-    Webp,
-    Avif,
-    Same,
-}
-
-impl From<FormatArg> for OutputFormat {
-    fn from(f: FormatArg) -> OutputFormat {
-        match f {
-            FormatArg::Jpeg => OutputFormat::Jpeg,
-            FormatArg::Png => OutputFormat::Png,
-            FormatArg::Webp => OutputFormat::WebP,
-            FormatArg::Avif => OutputFormat::Avif,
-            FormatArg::Same => OutputFormat::Same,
-        }
-    }
-}
-
-/// Exit codes.
 const EXIT_SOME_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
+
+/// A usage or configuration error (exit code 2).
+#[derive(Debug)]
+struct Usage(anyhow::Error);
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
+fn usage<T>(r: Result<T>) -> Result<T> {
+    r.map_err(|e| Usage(e).into())
+}
+
+fn parse_box(s: &str) -> Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .with_context(|| format!("--size `{s}` is not WxH"))?;
+    Ok((
+        w.trim().parse().with_context(|| format!("--size `{s}`"))?,
+        h.trim().parse().with_context(|| format!("--size `{s}`"))?,
+    ))
+}
 
 fn specs(a: &ResizeArgs) -> Result<Vec<OutputSpec>> {
     if let Some(s) = &a.spec {
         return Ok(OutputSpec::parse_list(s)?);
     }
-    let base = OutputSpec {
-        fit: a.fit.into(),
-        gravity: a.gravity.into(),
-        format: a.format.into(),
-        quality: a.quality,
-        ..Default::default()
-    };
-    let v: Vec<OutputSpec> = if a.width.is_empty() {
-        vec![OutputSpec {
-            height: a.height,
-            ..base
-        }]
+    if let Some(name) = &a.preset {
+        let path = a
+            .presets
+            .clone()
+            .or_else(presets::default_path)
+            .context("--preset needs a presets file: ./imgtool.toml or --presets FILE")?;
+        return Ok(OutputSpec::parse_list(&presets::load(&path, name)?)?);
+    }
+    let formats: Vec<OutputFormat> = if a.format.is_empty() {
+        vec![OutputFormat::Same]
     } else {
-        a.width
-            .iter()
-            .map(|&w| OutputSpec {
-                width: Some(w),
-                height: a.height,
-                ..base.clone()
-            })
-            .collect()
+        a.format.iter().map(|&f| f.into()).collect()
     };
-    for s in &v {
-        s.validate()?;
+    let mut boxes: Vec<(Option<u32>, Option<u32>)> =
+        a.width.iter().map(|&w| (Some(w), a.height)).collect();
+    for s in &a.size {
+        let (w, h) = parse_box(s)?;
+        boxes.push((Some(w), Some(h)));
+    }
+    if boxes.is_empty() {
+        boxes.push((None, a.height));
+    }
+    let mut v = Vec::new();
+    for (width, height) in boxes {
+        for &format in &formats {
+            let s = OutputSpec {
+                width,
+                height,
+                fit: a.fit.into(),
+                gravity: a.gravity.into(),
+                format,
+                quality: a.quality,
+                filter: a.filter.into(),
+                keep_metadata: a.keep_metadata,
+                ..Default::default()
+            };
+            s.validate()?;
+            v.push(s);
+        }
     }
     Ok(v)
 }
 
-/// `DIR/<stem>-<width>.<ext>`; `-<w>x<h>` when two outputs of one input would share a name,
-/// and `-<w>x<h>-<n>` (the output's position) when even that is shared.
-fn output_names(stem: &str, r: &imgcore::Rendered) -> Vec<String> {
-    let names = |f: &dyn Fn(usize, &imgcore::Rendition) -> String| -> Vec<String> {
-        r.renditions
-            .iter()
-            .enumerate()
-            .map(|(i, x)| f(i, x))
-            .collect()
+fn read_input(input: &Input) -> Result<Vec<u8>> {
+    match &input.source {
+        Source::File(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display())),
+        Source::Stdin => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .context("cannot read standard input")?;
+            Ok(b)
+        }
+    }
+}
+
+fn mtime(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// Write `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".imgtool-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+struct Job<'a> {
+    plan: &'a Plan,
+    out: &'a Path,
+    template: &'a str,
+    force: bool,
+    to_stdout: bool,
+}
+
+/// The names of every output of `input`, from the header (no decoding), in spec order.
+fn planned_paths(
+    job: &Job,
+    input: &Input,
+    stem: &str,
+    info: &ImageInfo,
+) -> Result<Vec<(PathBuf, u32, u32, imgcore::ImageFormat)>> {
+    job.plan
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (w, h) = imgcore::geometry::compute(info.width, info.height, s).output_size();
+            let fmt = s.format.resolve(info.format);
+            let name = naming::render(
+                job.template,
+                &naming::Fields {
+                    stem,
+                    src_ext: &input.src_ext,
+                    w,
+                    h,
+                    ext: fmt.extension(),
+                    format: fmt.name(),
+                    index: i + 1,
+                },
+            );
+            Ok((
+                naming::output_path(job.out, &input.rel_dir, &name)?,
+                w,
+                h,
+                fmt,
+            ))
+        })
+        .collect()
+}
+
+fn process(job: &Job, input: &Input, stem: &str) -> InputReport {
+    let display = input.display();
+    let fail = |kind: &str, e: anyhow::Error, base: InputReport| InputReport {
+        status: "failed",
+        error_kind: Some(kind.to_string()),
+        error: Some(format!("{e:#}")),
+        ..base
     };
-    let short = names(&|_, x| format!("{stem}-{}.{}", x.width, x.format.extension()));
-    let long = names(&|_, x| format!("{stem}-{}x{}.{}", x.width, x.height, x.format.extension()));
-    let indexed = names(&|i, x| {
-        format!(
-            "{stem}-{}x{}-{}.{}",
-            x.width,
-            x.height,
-            i + 1,
-            x.format.extension()
-        )
-    });
-    let unique = |v: &[String], i: usize| v.iter().filter(|n| **n == v[i]).count() == 1;
-    (0..r.renditions.len())
+    let bytes = match read_input(input) {
+        Ok(b) => b,
+        Err(e) => return fail("io", e, InputReport::new(display, "failed")),
+    };
+    let info = match imgcore::probe_with_limits(&bytes, &job.plan.limits) {
+        Ok(i) => i,
+        Err(e) => {
+            return fail(
+                e.kind().as_str(),
+                e.into(),
+                InputReport::new(display, "failed"),
+            )
+        }
+    };
+    let base = InputReport::new(display.clone(), "done").with_source(&info);
+    let planned = match planned_paths(job, input, stem, &info) {
+        Ok(p) => p,
+        Err(e) => return fail("name", e, base),
+    };
+    // Outputs that share a name must be the same image (a source smaller than two requested
+    // widths gives two identical outputs): that one is written once.
+    for (i, a) in planned.iter().enumerate() {
+        if let Some(b) = planned[..i].iter().find(|b| b.0 == a.0) {
+            if (b.1, b.2, b.3) != (a.1, a.2, a.3) && !job.to_stdout {
+                return fail("name", anyhow::anyhow!("two different outputs would both be named {}: use {{w}}x{{h}}, {{format}} or {{index}} in --name", a.0.display()), base);
+            }
+        }
+    }
+    // Up to date: every output exists and is newer than the input.
+    if !job.force && !job.to_stdout {
+        if let Source::File(src) = &input.source {
+            let src_time = mtime(src);
+            if planned
+                .iter()
+                .all(|(p, ..)| matches!((mtime(p), src_time), (Some(o), Some(s)) if o >= s))
+            {
+                let renditions = planned
+                    .iter()
+                    .map(|(p, w, h, f)| OutputFile {
+                        path: p.display().to_string(),
+                        width: *w,
+                        height: *h,
+                        format: f.name(),
+                        bytes: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                    })
+                    .collect();
+                return InputReport {
+                    status: "skipped",
+                    renditions,
+                    ..base
+                };
+            }
+        }
+    }
+    let done = match imgcore::render(&bytes, job.plan) {
+        Ok(d) => d,
+        Err(e) => return fail(e.kind().as_str(), e.into(), base),
+    };
+    let mut renditions = Vec::new();
+    for (i, ((path, ..), r)) in planned.iter().zip(&done.renditions).enumerate() {
+        let written_before = planned[..i].iter().any(|p| &p.0 == path);
+        let shown = if written_before && !job.to_stdout {
+            path.display().to_string()
+        } else if job.to_stdout {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = out.write_all(&r.bytes).and_then(|_| out.flush()) {
+                return fail(
+                    "io",
+                    anyhow::Error::new(e).context("cannot write to standard output"),
+                    base,
+                );
+            }
+            "-".to_string()
+        } else {
+            if let Err(e) = write_atomic(path, &r.bytes) {
+                return fail("io", e, base);
+            }
+            path.display().to_string()
+        };
+        renditions.push(OutputFile {
+            path: shown,
+            width: r.width,
+            height: r.height,
+            format: r.format.name(),
+            bytes: r.size as u64,
+        });
+    }
+    InputReport {
+        renditions,
+        thumbhash: done.thumbhash,
+        color: done.average_color,
+        ..base
+    }
+}
+
+/// Stems, made unique within the run: when two inputs of one output folder share a stem
+/// (`gray.jpg` and `gray.png`), their whole file names are used.
+fn stems(inputs: &[Input]) -> Vec<String> {
+    inputs
+        .iter()
         .map(|i| {
-            if unique(&short, i) {
-                short[i].clone()
-            } else if unique(&long, i) {
-                long[i].clone()
+            let clash = inputs
+                .iter()
+                .filter(|o| o.rel_dir == i.rel_dir && o.stem == i.stem)
+                .count()
+                > 1;
+            if clash && !i.src_ext.is_empty() {
+                format!("{}.{}", i.stem, i.src_ext)
             } else {
-                indexed[i].clone()
+                i.stem.clone()
             }
         })
         .collect()
 }
 
-/// The name outputs of `input` start with: its stem, or its whole file name when another
-/// input of the same run has the same stem (`gray.jpg` and `gray.png`).
-fn output_stem(input: &Path, all: &[PathBuf]) -> String {
-    let stem = |p: &Path| {
-        p.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "image".into())
-    };
-    let mine = stem(input);
-    let shared = all.iter().filter(|p| stem(p) == mine).count() > 1;
-    match (shared, input.file_name()) {
-        (true, Some(name)) => name.to_string_lossy().into_owned(),
-        _ => mine,
-    }
-}
-
-fn resize_one(input: &Path, stem: &str, out: &Path, plan: &Plan) -> Result<Vec<PathBuf>> {
-    let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
-    let done = imgcore::render(&bytes, plan).with_context(|| format!("{}", input.display()))?;
-    let mut written = Vec::new();
-    for (name, r) in output_names(stem, &done).into_iter().zip(&done.renditions) {
-        let path = out.join(name);
-        std::fs::write(&path, &r.bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
 fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
-    let plan = Plan::new(specs(&a).map_err(Usage)?);
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
-    let results: Vec<(PathBuf, Result<Vec<PathBuf>>)> = a
-        .inputs
-        .par_iter()
-        .map(|i| {
-            (
-                i.clone(),
-                resize_one(i, &output_stem(i, &a.inputs), &a.out, &plan),
+    let started = Instant::now();
+    usage(naming::validate(&a.name))?;
+    let plan = Plan::new(usage(specs(&a))?);
+    let inputs = usage(inputs::expand(&a.inputs, &a.include, &a.exclude))?;
+    let to_stdout = a.out == Path::new("-");
+    if to_stdout && (inputs.len() != 1 || plan.outputs.len() != 1) {
+        return usage(Err(anyhow::anyhow!(
+            "--out - writes one image to standard output: give one input and one output size"
+        )));
+    }
+    if to_stdout && a.json {
+        return usage(Err(anyhow::anyhow!(
+            "--json and --out - both use standard output"
+        )));
+    }
+    if inputs.is_empty() {
+        return usage(Err(anyhow::anyhow!(
+            "no images found in {}",
+            a.inputs.join(", ")
+        )));
+    }
+    if !to_stdout {
+        std::fs::create_dir_all(&a.out)
+            .with_context(|| format!("cannot create {}", a.out.display()))?;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.jobs.unwrap_or(0))
+        .build()
+        .context("cannot start worker threads")?;
+    let bar = if a.quiet || !std::io::stderr().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let b =
+            ProgressBar::with_draw_target(Some(inputs.len() as u64), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} files  {per_sec}  ETA {eta}  {wide_msg}",
             )
-        })
-        .collect();
-    let mut failed = 0;
-    for (input, r) in &results {
-        match r {
-            Ok(paths) => {
-                for p in paths {
-                    println!("{} -> {}", input.display(), p.display());
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    };
+    let job = Job {
+        plan: &plan,
+        out: &a.out,
+        template: &a.name,
+        force: a.force,
+        to_stdout,
+    };
+    let names = stems(&inputs);
+    let reports: Vec<InputReport> = pool.install(|| {
+        inputs
+            .par_iter()
+            .zip(names.par_iter())
+            .map(|(input, stem)| {
+                let r = process(&job, input, stem);
+                if r.status == "failed" {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "error: {}: {}",
+                            r.input,
+                            r.error.as_deref().unwrap_or("failed")
+                        )
+                    });
                 }
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {}", chain(e));
+                bar.inc(1);
+                r
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
+    let summary = Summary {
+        succeeded: count("done"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let failed = summary.failed;
+    if !a.quiet {
+        eprintln!(
+            "{} succeeded, {} failed, {} skipped in {:.2} s",
+            summary.succeeded, summary.failed, summary.skipped, summary.seconds
+        );
+    }
+    if a.json {
+        let report = Report {
+            version: env!("CARGO_PKG_VERSION"),
+            inputs: reports,
+            summary,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if !to_stdout && !a.quiet && std::io::stdout().is_terminal() {
+        for r in reports.iter().filter(|r| r.status == "done") {
+            for o in &r.renditions {
+                println!("{} -> {}", r.input, o.path);
             }
         }
     }
@@ -265,13 +524,17 @@ fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
     })
 }
 
-fn run_info(inputs: &[PathBuf]) -> Result<ExitCode> {
+fn run_info(inputs: &[PathBuf], json: bool) -> Result<ExitCode> {
     let mut failed = false;
+    let mut out = Vec::new();
     for input in inputs {
         let r = std::fs::read(input)
             .with_context(|| format!("cannot read {}", input.display()))
-            .and_then(|b| imgcore::probe(&b).with_context(|| input.display().to_string()));
+            .and_then(|b| imgcore::probe(&b).map_err(anyhow::Error::from));
         match r {
+            Ok(i) if json => {
+                out.push(serde_json::json!({"path": input.display().to_string(), "info": i}))
+            }
             Ok(i) => println!(
                 "{}: {} {}x{} orientation {} {}-bit{}{}{}",
                 input.display(),
@@ -292,9 +555,15 @@ fn run_info(inputs: &[PathBuf]) -> Result<ExitCode> {
             ),
             Err(e) => {
                 failed = true;
-                eprintln!("error: {}", chain(&e));
+                if json {
+                    out.push(serde_json::json!({"path": input.display().to_string(), "error": format!("{e:#}")}));
+                }
+                eprintln!("error: {}: {e:#}", input.display());
             }
         }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(if failed {
         ExitCode::from(EXIT_SOME_FAILED)
@@ -303,33 +572,16 @@ fn run_info(inputs: &[PathBuf]) -> Result<ExitCode> {
     })
 }
 
-/// A usage or configuration error (exit code 2).
-#[derive(Debug)]
-struct Usage(anyhow::Error);
-impl std::fmt::Display for Usage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-impl std::error::Error for Usage {}
-
-fn chain(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
-        Command::Resize(a) => run_resize(a),
-        Command::Info { inputs } => run_info(&inputs),
+        Command::Resize(a) => run_resize(*a),
+        Command::Info { inputs, json } => run_info(&inputs, json),
     };
     match r {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            eprintln!("error: {e:#}");
             if e.downcast_ref::<Usage>().is_some() {
                 ExitCode::from(EXIT_USAGE)
             } else {
