@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Side-by-side timing of whole processes: imgtool against vipsthumbnail on the same inputs.
+"""Side-by-side timing of whole processes: imgtool against vipsthumbnail, sharp, Pillow and
+ImageMagick, on the same inputs, making the same outputs, on the same machine, in one run.
 
-Each workload runs every tool once per round, rounds interleaved, and reports medians of
-wall time, CPU time (user+sys, all threads) and peak RSS, measured with os.wait4 on the
-child. Output sizes are checked to match between tools before any figure is printed.
+Each workload runs every tool once per round, rounds interleaved (after one warm-up round),
+and reports medians of wall time, CPU time (user+sys of the process and all its threads and
+children) and peak RSS, measured with os.wait4. Output dimensions are compared with
+imgtool's before any figure is printed; a tool that fails a workload is reported as such.
 
-Usage: python3 benches/peers/compare.py [--rounds 7] [--imgtool target/release/imgtool]
-Inputs come from ../shared/corpus (see its SOURCES.md); a synthetic JPEG of the same size
-is generated with vips when a corpus file is absent.
+Usage:
+  bash benches/peers/setup.sh            # installs the peers (idempotent)
+  cargo build --release -p imgtool
+  python3 benches/peers/compare.py [--rounds 5] [--only W1,W5] [--tools imgtool,vipsthumbnail]
+
+Inputs come from ../shared/corpus (see its SOURCES.md); missing ones are generated with vips
+(a noisy image of the same size). W5's 50 images are made from the W1 photo (alternately
+mirrored, JPEG quality 85-94).
 """
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -20,115 +28,208 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
+EXT = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 
 
-def run(cmd):
-    """Run cmd; return (wall s, cpu s, peak RSS KiB)."""
+def run(cmd, cwd=None):
+    """Run cmd; return (wall s, cpu s, peak RSS KiB, error or None)."""
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    err = p.stderr.read().decode(errors="replace")
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
-    err = p.stderr.read().decode(errors="replace")
     p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"command failed: {' '.join(cmd)}\n{err}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    code = os.waitstatus_to_exitcode(status)
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, (None if code == 0 else (err.strip().splitlines() or [f"exit {code}"])[-1][:120])
 
 
-def input_file(name, w, h, scratch):
+def vips_make(out, w, h, scratch):
+    v = scratch / "noise.v"
+    subprocess.check_call(["vips", "gaussnoise", str(v), str(w), str(h), "--sigma", "40", "--mean", "128"])
+    subprocess.check_call(["vips", "bandjoin", f"{v} {v} {v}", str(scratch / "n3.v")])
+    subprocess.check_call(["vips", "jpegsave", str(scratch / "n3.v"), str(out), "--Q", "90"])
+
+
+def corpus_or_generated(name, w, h, scratch):
     p = CORPUS / name
     if p.exists():
         return p
     out = scratch / f"generated-{w}x{h}.jpg"
     if not out.exists():
-        # A photo-like synthetic image of the same size (noise over a gradient).
-        subprocess.check_call(["vips", "gaussnoise", str(scratch / "n.v"), str(w), str(h), "--sigma", "40", "--mean", "128"])
-        subprocess.check_call(["vips", "bandjoin", f"{scratch / 'n.v'} {scratch / 'n.v'} {scratch / 'n.v'}", str(scratch / "n3.v")])
-        subprocess.check_call(["vips", "jpegsave", str(scratch / "n3.v"), f"{out}", "--Q", "90"])
+        vips_make(out, w, h, scratch)
     return out
 
 
+def batch_inputs(w1, scratch):
+    d = scratch / "w5"
+    d.mkdir(exist_ok=True)
+    files = []
+    for i in range(50):
+        out = d / f"img{i:02d}.jpg"
+        if not out.exists():
+            src = str(w1)
+            if i % 2:
+                subprocess.check_call(["vips", "flip", src, str(scratch / "f.v"), "horizontal"])
+                src = str(scratch / "f.v")
+            subprocess.check_call(["vips", "jpegsave", src, str(out), "--Q", str(85 + i % 10), "--strip"])
+        files.append(out)
+    return files
+
+
 def dims(path):
-    out = subprocess.check_output(["vipsheader", "-f", "width", str(path)]).strip()
+    w = subprocess.check_output(["vipsheader", "-f", "width", str(path)]).strip()
     h = subprocess.check_output(["vipsheader", "-f", "height", str(path)]).strip()
-    return int(out), int(h)
+    return int(w), int(h)
+
+
+# Each tool: (inputs, widths, fmt, quality, outdir) -> (commands, expected output paths)
+def t_imgtool(binary):
+    def f(inputs, widths, fmt, q, out):
+        cmd = [binary, "resize", *map(str, inputs), "--out", str(out), "--width", ",".join(map(str, widths)), "--format", fmt, "--quiet", "--force"]
+        if fmt != "png":
+            cmd += ["--quality", str(q)]
+        return [cmd], [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
+    return f
+
+
+def t_vips(inputs, widths, fmt, q, out):
+    opts = "[strip]" if fmt == "png" else f"[Q={q},strip]"
+    cmds = [["vipsthumbnail", *map(str, inputs), "-s", f"{w}x", "-o", f"{out}/%s-{w}.{EXT[fmt]}{opts}"] for w in widths]
+    return cmds, [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
+
+
+def t_sharp(inputs, widths, fmt, q, out):
+    cmd = ["node", str(HERE / "sharp_resize.js"), str(out), fmt, str(q), ",".join(map(str, widths)), *map(str, inputs)]
+    return [cmd], [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
+
+
+def t_pillow(inputs, widths, fmt, q, out):
+    cmd = [str(HERE / ".venv" / "bin" / "python"), str(HERE / "pillow_resize.py"), str(out), fmt, str(q), ",".join(map(str, widths)), *map(str, inputs)]
+    return [cmd], [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
+
+
+def t_magick(inputs, widths, fmt, q, out):
+    qual = [] if fmt == "png" else ["-quality", str(q)]
+    if len(inputs) > 1:
+        # mogrify: one process over the folder, ImageMagick's own batch tool (OpenMP threads).
+        (w,) = widths
+        cmd = ["mogrify", "-path", str(out), "-format", EXT[fmt], "-resize", f"{w}x", *qual, "-strip", *map(str, inputs)]
+        return [cmd], [out / f"{p.stem}.{EXT[fmt]}" for p in inputs]
+    (inp,) = inputs
+    cmd = ["convert", str(inp)]
+    outs = []
+    for w in widths[:-1]:
+        o = out / f"{inp.stem}-{w}.{EXT[fmt]}"
+        cmd += ["(", "+clone", "-resize", f"{w}x", *qual, "-strip", "-write", str(o), "+delete", ")"]
+        outs.append(o)
+    o = out / f"{inp.stem}-{widths[-1]}.{EXT[fmt]}"
+    cmd += ["-resize", f"{widths[-1]}x", *qual, "-strip", str(o)]
+    return [cmd], outs + [o]
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--imgtool", default=str(ROOT / "target" / "release" / "imgtool"))
+    ap.add_argument("--only", default="", help="comma-separated workload ids, e.g. W1,W5")
+    ap.add_argument("--tools", default="imgtool,vipsthumbnail,sharp,pillow,imagemagick")
     a = ap.parse_args()
-    if not shutil.which("vipsthumbnail"):
-        sys.exit("vipsthumbnail is missing: apt-get install libvips-tools")
-    scratch = Path(tempfile.mkdtemp(prefix="imgtool-peers-"))
-    w1 = input_file("2569067123_aca715a2ee_o.jpg", 2725, 2225, scratch)
-    w2 = input_file("synthetic-4000x3000-q90.jpg", 4000, 3000, scratch)
-    giant = input_file("giant-image.jpg", 20000, 14000, scratch)
-    o = scratch / "out"
-
-    def imgtool(inp, widths, tag):
-        d = o / f"imgtool-{tag}"
-        return ([[a.imgtool, "resize", str(inp), "--out", str(d), "--width", ",".join(map(str, widths)), "--format", "jpeg", "--quality", "80"]],
-                [d / f"{inp.stem}-{w}.jpg" for w in widths])
-
-    def vips(inp, widths, tag):
-        d = o / f"vips-{tag}"
-        d.mkdir(parents=True, exist_ok=True)
-        cmds, outs = [], []
-        for w in widths:
-            out = d / f"{inp.stem}-{w}.jpg"
-            # -s W: width W for a landscape image; strip metadata as imgtool does.
-            cmds.append(["vipsthumbnail", str(inp), "-s", f"{w}x", "-o", f"{out}[Q=80,strip]"])
-            outs.append(out)
-        return cmds, outs
-
+    all_tools = {"imgtool": t_imgtool(a.imgtool), "vipsthumbnail": t_vips, "sharp": t_sharp, "pillow": t_pillow, "imagemagick": t_magick}
+    tools = {k: all_tools[k] for k in a.tools.split(",")}
+    scratch = ROOT / "target" / "peers-inputs"
+    scratch.mkdir(parents=True, exist_ok=True)
+    w1 = corpus_or_generated("2569067123_aca715a2ee_o.jpg", 2725, 2225, scratch)
+    w2 = corpus_or_generated("synthetic-4000x3000-q90.jpg", 4000, 3000, scratch)
+    png = CORPUS / "alpha-premultiply-2048x1536-paper.png"
+    if not png.exists():
+        png = scratch / "generated-2048x1536.png"
+        if not png.exists():
+            subprocess.check_call(["vips", "black", str(scratch / "b.v"), "2048", "1536", "--bands", "4"])
+            subprocess.check_call(["vips", "pngsave", str(scratch / "b.v"), str(png)])
+    giant = corpus_or_generated("giant-image.jpg", 20000, 14000, scratch)
     workloads = [
-        ("W1 2725x2225 JPEG -> 720 px JPEG q80", w1, [720]),
-        ("W2 4000x3000 JPEG -> 1600/800/200 px JPEG q80", w2, [1600, 800, 200]),
-        ("W6 20000x14000 JPEG -> 200 px JPEG q80", giant, [200]),
+        ("W1", "2725x2225 JPEG -> 720 px JPEG q80", [w1], [720], "jpeg"),
+        ("W2", "4000x3000 JPEG -> 1600/800/200 px JPEG q80", [w2], [1600, 800, 200], "jpeg"),
+        ("W3", "2048x1536 RGBA PNG -> 256 px PNG", [png], [256], "png"),
+        ("W4", "4000x3000 JPEG -> 400 px WebP q80", [w2], [400], "webp"),
+        ("W5", "50 x 2725x2225 JPEG -> 720 px JPEG q80", batch_inputs(w1, scratch), [720], "jpeg"),
+        ("W6", "20000x14000 JPEG -> 200 px JPEG q80", [giant], [200], "jpeg"),
     ]
-    tools = {"imgtool": imgtool, "vipsthumbnail": vips}
-    rows = []
-    for title, inp, widths in workloads:
-        tag = title.split()[0]
+    if a.only:
+        keep = set(a.only.split(","))
+        workloads = [w for w in workloads if w[0] in keep]
+    results = []
+    for wid, title, inputs, widths, fmt in workloads:
         samples = {t: [] for t in tools}
+        errors = {}
         outputs = {}
-        for r in range(a.rounds + 1):  # round 0 warms the page cache
+        for r in range(a.rounds + 1):
             for t, f in tools.items():
-                cmds, outs = f(inp, widths, tag)
-                outputs[t] = outs
+                if t in errors:
+                    continue
+                out = Path(tempfile.mkdtemp(prefix=f"{wid}-{t}-", dir=scratch))
+                cmds, outs = f(inputs, widths, fmt, 80, out)
                 wall = cpu = 0.0
                 rss = 0
                 for c in cmds:
-                    w, cp, m = run(c)
-                    wall, cpu, rss = wall + w, cpu + cp, max(rss, m)
-                if r:
-                    samples[t].append((wall, cpu, rss))
-        got = {t: [dims(p) for p in outs] for t, outs in outputs.items()}
-        if got["imgtool"] != got["vipsthumbnail"]:
-            sys.exit(f"{title}: output sizes differ: {got}")
-        med = {t: tuple(statistics.median(s[i] for s in samples[t]) for i in range(3)) for t in tools}
-        rows.append((title, med, got["imgtool"]))
+                    w_, c_, m_, err = run(c)
+                    if err:
+                        errors[t] = err
+                        break
+                    wall, cpu, rss = wall + w_, cpu + c_, max(rss, m_)
+                if t not in errors:
+                    missing = [o for o in outs if not o.exists()]
+                    if missing:
+                        errors[t] = f"missing output {missing[0].name}"
+                    else:
+                        outputs[t] = sorted(dims(o) for o in outs)
+                        if r:
+                            samples[t].append((wall, cpu, rss))
+                shutil.rmtree(out, ignore_errors=True)
+        ref = outputs.get("imgtool")
+        for t, got in outputs.items():
+            if ref is not None and got != ref and t not in errors:
+                errors[t] = f"output sizes differ from imgtool's: {got[:3]} vs {ref[:3]}"
+        med = {t: tuple(statistics.median(s[i] for s in samples[t]) for i in range(3)) for t in tools if samples[t] and t not in errors}
+        results.append((wid, title, len(inputs), med, errors))
+
+    def version(cmd):
+        try:
+            return subprocess.check_output(cmd, stderr=subprocess.STDOUT).decode().strip().splitlines()[0]
+        except Exception as e:  # noqa: BLE001 - report, do not fail
+            return f"unavailable ({e})"
 
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
-    print(f"vipsthumbnail: {subprocess.check_output(['vipsthumbnail', '--version']).decode().strip()}")
-    print(f"imgtool: {subprocess.check_output([a.imgtool, '--version']).decode().strip()}")
+    print(f"Versions: {version([a.imgtool, '--version'])}; {version(['vipsthumbnail', '--version'])}; "
+          f"sharp {json.loads((HERE / 'node_modules/sharp/package.json').read_text())['version'] if (HERE / 'node_modules/sharp').exists() else 'missing'} "
+          f"(libvips {version(['node', '-p', 'require(' + repr(str(HERE / 'node_modules/sharp')) + ').versions.vips'])}); "
+          f"Pillow {version([str(HERE / '.venv/bin/python'), '-c', 'import PIL; print(PIL.__version__)'])}; "
+          f"{version(['convert', '-version'])}")
     print(f"Rounds: {a.rounds} (medians), interleaved, after one warm-up round\n")
-    print("| workload | outputs | tool | wall ms | CPU ms | peak RSS MB |")
-    print("|---|---|---|---:|---:|---:|")
-    for title, med, sizes in rows:
+    print("| workload | tool | wall ms | CPU ms | peak RSS MB | images/s |")
+    print("|---|---|---:|---:|---:|---:|")
+    for wid, title, n, med, errors in results:
         for t in tools:
-            wall, cpu, rss = med[t]
-            print(f"| {title} | {' '.join(f'{w}x{h}' for w, h in sizes)} | {t} | {wall*1000:.0f} | {cpu*1000:.0f} | {rss/1024:.1f} |")
-    print("\n| workload | CPU imgtool/vips | wall imgtool/vips | RSS imgtool/vips |")
-    print("|---|---:|---:|---:|")
-    for title, med, _ in rows:
-        i, v = med["imgtool"], med["vipsthumbnail"]
-        print(f"| {title} | {i[1]/v[1]:.2f} | {i[0]/v[0]:.2f} | {i[2]/v[2]:.2f} |")
-    shutil.rmtree(scratch, ignore_errors=True)
+            if t in med:
+                wall, cpu, rss = med[t]
+                print(f"| {wid} {title} | {t} | {wall*1000:.0f} | {cpu*1000:.0f} | {rss/1024:.1f} | {n/wall:.1f} |")
+            else:
+                print(f"| {wid} {title} | {t} | failed: {errors.get(t, 'no samples')} | | | |")
+    peers = [t for t in tools if t != "imgtool"]
+    print("\nRatios imgtool / peer (below 1 means imgtool uses less):\n")
+    print("| workload | peer | CPU | wall | peak RSS |")
+    print("|---|---|---:|---:|---:|")
+    for wid, title, n, med, errors in results:
+        if "imgtool" not in med:
+            continue
+        i = med["imgtool"]
+        for p in peers:
+            if p in med:
+                v = med[p]
+                print(f"| {wid} | {p} | {i[1]/v[1]:.2f} | {i[0]/v[0]:.2f} | {i[2]/v[2]:.2f} |")
 
 
 if __name__ == "__main__":
