@@ -141,24 +141,28 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
         exif: exif.as_deref(),
         input_format: info.format,
     };
-    let made: Vec<(Rendition, DynamicImage)> = plan
+    // The thumbhash comes from the smallest output: only its pixels are kept past encoding.
+    let smallest = plan.thumbhash.then(|| {
+        (0..geoms.len()).min_by_key(|&i| {
+            let (w, h) = geoms[i].output_size();
+            u64::from(w) * u64::from(h)
+        })
+    });
+    let smallest = smallest.flatten();
+    let made: Vec<(Rendition, Option<DynamicImage>)> = plan
         .outputs
         .par_iter()
         .zip(geoms.par_iter())
-        .map(|(spec, g)| make_one(&ctx, spec, g))
+        .enumerate()
+        .map(|(i, (spec, g))| make_one(&ctx, spec, g, smallest == Some(i)))
         .collect::<Result<_>>()?;
     drop(image);
 
     let (mut thumbhash, mut average_color) = (None, None);
-    if plan.thumbhash {
-        if let Some((_, small)) = made
-            .iter()
-            .min_by_key(|(r, _)| u64::from(r.width) * u64::from(r.height))
-        {
-            let (t, c) = crate::thumb::hash_and_average(small);
-            thumbhash = Some(t);
-            average_color = Some(c);
-        }
+    if let Some(small) = made.iter().find_map(|(_, px)| px.as_ref()) {
+        let (t, c) = crate::thumb::hash_and_average(small);
+        thumbhash = Some(t);
+        average_color = Some(c);
     }
     Ok(Rendered {
         source: info,
@@ -301,7 +305,12 @@ pub(crate) fn resize(
     Ok(dst)
 }
 
-fn make_one(ctx: &Ctx<'_>, spec: &OutputSpec, g: &Geometry) -> Result<(Rendition, DynamicImage)> {
+fn make_one(
+    ctx: &Ctx<'_>,
+    spec: &OutputSpec,
+    g: &Geometry,
+    keep_pixels: bool,
+) -> Result<(Rendition, Option<DynamicImage>)> {
     let src = ctx.image;
     let (sw, sh) = (f64::from(ctx.stored.0), f64::from(ctx.stored.1));
     // The crop in full-size stored pixels, then in decoded (maybe DCT-scaled) pixels.
@@ -352,7 +361,8 @@ fn make_one(ctx: &Ctx<'_>, spec: &OutputSpec, g: &Geometry) -> Result<(Rendition
         }
     };
     let (w, h) = (img.width(), img.height());
-    let bytes = encode::encode(img.clone(), format, spec, &embed)?;
+    let kept = keep_pixels.then(|| img.clone());
+    let bytes = encode::encode(img, format, spec, &embed)?;
     Ok((
         Rendition {
             spec: spec.to_spec_string(),
@@ -363,6 +373,6 @@ fn make_one(ctx: &Ctx<'_>, spec: &OutputSpec, g: &Geometry) -> Result<(Rendition
             size: bytes.len(),
             bytes,
         },
-        img,
+        kept,
     ))
 }
