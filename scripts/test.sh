@@ -10,17 +10,11 @@ CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 VENV=.venv-test
 
-need_apt=()
-command -v nasm >/dev/null || need_apt+=(nasm)   # SIMD for mozjpeg and rav1e
-command -v python3 >/dev/null || need_apt+=(python3)
-python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
-if ((${#need_apt[@]})); then
-  echo "==> installing ${need_apt[*]} (Debian)"
+source scripts/ensure-build-tools.sh
+python3 -c 'import venv, ensurepip' 2>/dev/null || {
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
-command -v nasm >/dev/null || { echo "nasm is required to build the SIMD codecs" >&2; exit 1; }
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+}
 
 stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION"
 if [ ! -f "$stamp" ]; then
