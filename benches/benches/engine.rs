@@ -99,8 +99,9 @@ fn resize(c: &mut Criterion) {
     g.finish();
 }
 
+/// Re-encode an 800 px PNG at its own size in each format: PNG decode plus the encoder.
 fn encode(c: &mut Criterion) {
-    let mut g = c.benchmark_group("encode_800x600");
+    let mut g = c.benchmark_group("png800_reencode");
     g.sample_size(10);
     let (_, w1) = &inputs()[0];
     let plan = imgcore::Plan::parse("800,png").expect("plan");

@@ -75,9 +75,10 @@ proptest! {
                                                 fx in 0.0f64..1.0, fy in 0.0f64..1.0, fw in 0.01f64..1.0, fh in 0.01f64..1.0) {
         let swap = (5..=8).contains(&o);
         let (dw, dh) = if swap { (sh, sw) } else { (sw, sh) };
-        let w = fw * f64::from(dw) * (1.0 - fx);
-        let h = fh * f64::from(dh) * (1.0 - fy);
-        let r = Rect { left: fx * f64::from(dw), top: fy * f64::from(dh), width: w.max(0.01), height: h.max(0.01) };
+        // A rectangle inside the displayed image (the function's contract): the left/top
+        // edge leaves at least 1% of each side, the size is a fraction of what is left.
+        let (left, top) = (fx * 0.99 * f64::from(dw), fy * 0.99 * f64::from(dh));
+        let r = Rect { left, top, width: fw * (f64::from(dw) - left), height: fh * (f64::from(dh) - top) };
         let m = display_rect_to_stored(r, f64::from(sw), f64::from(sh), o);
         prop_assert!(m.left >= 0.0 && m.top >= 0.0);
         prop_assert!(m.left + m.width <= f64::from(sw) + 1e-6 && m.top + m.height <= f64::from(sh) + 1e-6);
