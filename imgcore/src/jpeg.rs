@@ -280,6 +280,14 @@ fn io_err(e: std::io::Error) -> Error {
     }
 }
 
+/// Read every scanline of a started decompression: (width, height, samples).
+fn read_all<R>(mut s: mozjpeg::decompress::DecompressStarted<R>) -> Result<(u32, u32, Vec<u8>)> {
+    let (w, h) = (s.width() as u32, s.height() as u32);
+    let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
+    s.finish().map_err(io_err)?;
+    Ok((w, h, px))
+}
+
 /// Decode at scale `num/8` (1, 2, 4 or 8). Gray stays gray; CMYK/YCCK become RGB.
 pub(crate) fn decode(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicImage> {
     guarded(FMT, false, || {
@@ -289,31 +297,23 @@ pub(crate) fn decode(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicI
         d.scale(num);
         let img = match hdr.components {
             1 => {
-                let mut s = d.grayscale().map_err(io_err)?;
-                let (w, h) = (s.width() as u32, s.height() as u32);
-                let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
-                s.finish().map_err(io_err)?;
+                let (w, h, px) = read_all(d.grayscale().map_err(io_err)?)?;
                 DynamicImage::ImageLuma8(
                     GrayImage::from_raw(w, h, px).ok_or_else(|| truncated("short image"))?,
                 )
             }
             4 => {
-                let mut s = d
-                    .to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
-                    .map_err(io_err)?;
-                let (w, h) = (s.width() as u32, s.height() as u32);
-                let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
-                s.finish().map_err(io_err)?;
+                let (w, h, px) = read_all(
+                    d.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
+                        .map_err(io_err)?,
+                )?;
                 let rgb = crate::color::cmyk_to_rgb(&px, hdr.adobe_transform.is_some());
                 DynamicImage::ImageRgb8(
                     RgbImage::from_raw(w, h, rgb).ok_or_else(|| truncated("short image"))?,
                 )
             }
             _ => {
-                let mut s = d.rgb().map_err(io_err)?;
-                let (w, h) = (s.width() as u32, s.height() as u32);
-                let px: Vec<u8> = s.read_scanlines().map_err(io_err)?;
-                s.finish().map_err(io_err)?;
+                let (w, h, px) = read_all(d.rgb().map_err(io_err)?)?;
                 DynamicImage::ImageRgb8(
                     RgbImage::from_raw(w, h, px).ok_or_else(|| truncated("short image"))?,
                 )

@@ -106,17 +106,8 @@ impl ObjectStore for S3Store {
                     })
                     .unwrap_or_default(),
             })),
-            Err(e) => {
-                let status = status_of(&e);
-                if status == Some(404) {
-                    return Ok(None);
-                }
-                let code = e
-                    .as_service_error()
-                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
-                    .map(str::to_string);
-                Err(classify(&e, code.as_deref(), status))
-            }
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(sdk_error(&e)),
         }
     }
 
@@ -143,18 +134,11 @@ impl ObjectStore for S3Store {
                 })?;
                 Ok(Fetched::Found(body.into_bytes().to_vec(), head))
             }
-            Err(e) => {
-                let status = status_of(&e);
-                let code = e
-                    .as_service_error()
-                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
-                    .map(str::to_string);
-                match (status, code.as_deref()) {
-                    (Some(404), _) | (_, Some("NoSuchKey")) => Ok(Fetched::Missing),
-                    (Some(412), _) | (_, Some("PreconditionFailed")) => Ok(Fetched::Changed),
-                    _ => Err(classify(&e, code.as_deref(), status)),
-                }
-            }
+            Err(e) => match (status_of(&e), error_code(&e).as_deref()) {
+                (Some(404), _) | (_, Some("NoSuchKey")) => Ok(Fetched::Missing),
+                (Some(412), _) | (_, Some("PreconditionFailed")) => Ok(Fetched::Changed),
+                _ => Err(sdk_error(&e)),
+            },
         }
     }
 
@@ -170,14 +154,7 @@ impl ObjectStore for S3Store {
         for (k, v) in &o.metadata {
             req = req.metadata(k, v);
         }
-        req.send().await.map(|_| ()).map_err(|e| {
-            let status = status_of(&e);
-            let code = e
-                .as_service_error()
-                .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
-                .map(str::to_string);
-            classify(&e, code.as_deref(), status)
-        })
+        req.send().await.map(|_| ()).map_err(|e| sdk_error(&e))
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
@@ -188,14 +165,7 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                let status = status_of(&e);
-                let code = e
-                    .as_service_error()
-                    .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s))
-                    .map(str::to_string);
-                classify(&e, code.as_deref(), status)
-            })
+            .map_err(|e| sdk_error(&e))
     }
 }
 
@@ -233,16 +203,23 @@ fn from_attr(a: &AttributeValue) -> Value {
     }
 }
 
-fn dynamo_error<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
+/// The service's error code (`NoSuchKey`, `ThrottlingException`, …), when it sent one.
+fn error_code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<String>
 where
-    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string)
+}
+
+/// An S3 or DynamoDB SDK error as a port error, tagged retryable or not.
+fn sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> PortError
+where
+    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug + HttpStatus,
 {
-    let code = e
-        .as_service_error()
-        .and_then(|s| s.code())
-        .map(str::to_string);
-    classify(e, code.as_deref(), status_of(e))
+    classify(e, error_code(e).as_deref(), status_of(e))
 }
 
 #[async_trait]
@@ -256,7 +233,7 @@ impl Catalog for DynamoCatalog {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| dynamo_error(&e))?;
+            .map_err(|e| sdk_error(&e))?;
         let Some(item) = out.item else {
             return Ok(None);
         };
@@ -303,7 +280,7 @@ impl Catalog for DynamoCatalog {
             {
                 Ok(false)
             }
-            Err(e) => Err(dynamo_error(&e)),
+            Err(e) => Err(sdk_error(&e)),
         }
     }
 }
