@@ -76,16 +76,32 @@ pub async fn upload(l: &Local, key: &str, body: Vec<u8>) -> String {
     o.e_tag().unwrap().trim_matches('"').to_string()
 }
 
+/// The `s3-put.json` fixture event for `key` (a plain key: no encoding needed) at `etag`.
+fn put_event(l: &Local, key: &str, etag: &str) -> serde_json::Value {
+    super::event_json(
+        "s3-put.json",
+        &[
+            ("SOURCE_BUCKET", &l.src),
+            ("ETAG", etag),
+            ("uploads/my+holiday+photo%2B1.jpg", key),
+        ],
+    )
+}
+
+fn catalog(l: &Local) -> DynamoCatalog {
+    DynamoCatalog {
+        client: l.ddb.clone(),
+        table: l.table.clone(),
+    }
+}
+
 fn handler(l: &Local) -> Arc<Handler<S3Store, DynamoCatalog>> {
     let cfg = super::config(&[("OUTPUT_BUCKET", &l.out), ("TABLE_NAME", &l.table)]);
     Arc::new(Handler::new(
         S3Store {
             client: l.s3.clone(),
         },
-        DynamoCatalog {
-            client: l.ddb.clone(),
-            table: l.table.clone(),
-        },
+        catalog(l),
         cfg,
     ))
 }
@@ -144,10 +160,7 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let info = imgcore::probe(&body).unwrap();
     assert_eq!((info.width, info.height), (64, 64));
 
-    let cat = DynamoCatalog {
-        client: l.ddb.clone(),
-        table: l.table.clone(),
-    };
+    let cat = catalog(&l);
     let r = cat
         .get(&format!("{}/café/写真 1.png", l.src))
         .await
@@ -194,20 +207,10 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
 #[tokio::test]
 async fn conditional_writes_keep_the_newest_record() {
     let l = local().await;
-    let cat = DynamoCatalog {
-        client: l.ddb.clone(),
-        table: l.table.clone(),
-    };
+    let cat = catalog(&l);
     let h = handler(&l);
     let etag = upload(&l, "k.jpg", super::fixture("photo.jpg")).await;
-    let ev = super::event_json(
-        "s3-put.json",
-        &[
-            ("SOURCE_BUCKET", &l.src),
-            ("ETAG", &etag),
-            ("uploads/my+holiday+photo%2B1.jpg", "k.jpg"),
-        ],
-    );
+    let ev = put_event(&l, "k.jpg", &etag);
     h.handle(parse(&ev).unwrap(), None).await.unwrap();
     let id = format!("{}/k.jpg", l.src);
     let mut r = cat.get(&id).await.unwrap().unwrap();
@@ -234,14 +237,7 @@ async fn a_replaced_object_is_not_rendered_under_an_old_event() {
     let h = handler(&l);
     let old = upload(&l, "v.jpg", super::fixture("photo.jpg")).await;
     let _new = upload(&l, "v.jpg", super::fixture("rgba.png")).await;
-    let ev = super::event_json(
-        "s3-put.json",
-        &[
-            ("SOURCE_BUCKET", &l.src),
-            ("ETAG", &old),
-            ("uploads/my+holiday+photo%2B1.jpg", "v.jpg"),
-        ],
-    );
+    let ev = put_event(&l, "v.jpg", &old);
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["skipped"], 1, "{resp}");
     assert!(keys(&l, &l.out).await.is_empty());
@@ -251,19 +247,9 @@ async fn a_replaced_object_is_not_rendered_under_an_old_event() {
 async fn corrupt_upload_is_recorded_as_failed_and_delete_cleans_up() {
     let l = local().await;
     let h = handler(&l);
-    let cat = DynamoCatalog {
-        client: l.ddb.clone(),
-        table: l.table.clone(),
-    };
+    let cat = catalog(&l);
     let etag = upload(&l, "bad.jpg", super::fixture("bad/truncated.jpg")).await;
-    let ev = super::event_json(
-        "s3-put.json",
-        &[
-            ("SOURCE_BUCKET", &l.src),
-            ("ETAG", &etag),
-            ("uploads/my+holiday+photo%2B1.jpg", "bad.jpg"),
-        ],
-    );
+    let ev = put_event(&l, "bad.jpg", &etag);
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["failed"], 1, "{resp}");
     let r = cat
@@ -277,14 +263,7 @@ async fn corrupt_upload_is_recorded_as_failed_and_delete_cleans_up() {
     );
 
     let etag = upload(&l, "photo.jpg", super::fixture("photo.jpg")).await;
-    let put = super::event_json(
-        "s3-put.json",
-        &[
-            ("SOURCE_BUCKET", &l.src),
-            ("ETAG", &etag),
-            ("uploads/my+holiday+photo%2B1.jpg", "photo.jpg"),
-        ],
-    );
+    let put = put_event(&l, "photo.jpg", &etag);
     h.handle(parse(&put).unwrap(), None).await.unwrap();
     assert_eq!(keys(&l, &l.out).await.len(), 2);
     l.s3.delete_object()
