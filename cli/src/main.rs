@@ -420,7 +420,9 @@ fn stems(inputs: &[Input]) -> Vec<String> {
 fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     usage(naming::validate(&a.name))?;
-    let plan = Plan::new(usage(specs(&a))?);
+    let mut plan = Plan::new(usage(specs(&a))?);
+    // The placeholder hash is only reported in --json; without it, no one reads it.
+    plan.thumbhash = a.json;
     let inputs = usage(inputs::expand(&a.inputs, &a.include, &a.exclude))?;
     let to_stdout = a.out == Path::new("-");
     if to_stdout && (inputs.len() != 1 || plan.outputs.len() != 1) {
@@ -573,6 +575,7 @@ fn run_info(inputs: &[PathBuf], json: bool) -> Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    imgcore::tune_allocator();
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Resize(a) => run_resize(*a),

@@ -153,22 +153,14 @@ fn interlaced_png(img: &RgbImage) -> Vec<u8> {
             }
         }
     }
-    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]| {
-        out.extend((data.len() as u32).to_be_bytes());
-        let start = out.len();
-        out.extend(kind);
-        out.extend(data);
-        let crc = crc32fast::hash(&out[start..]);
-        out.extend(crc.to_be_bytes());
-    };
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
     ihdr.extend(w.to_be_bytes());
     ihdr.extend(h.to_be_bytes());
     ihdr.extend([8, 2, 0, 0, 1]); // 8-bit RGB, deflate, adaptive filtering, Adam7
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &fdeflate::compress_to_vec(&raw));
-    chunk(&mut out, b"IEND", &[]);
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"IDAT", &fdeflate::compress_to_vec(&raw));
+    png_chunk(&mut out, b"IEND", &[]);
     out
 }
 
@@ -413,6 +405,20 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
         encode_with(&small_photo, image::ImageFormat::Bmp),
     );
 
+    // The smallest image, in every format.
+    let dot = DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, Rgb([200, 30, 30])));
+    put("one-pixel.jpg", jpeg(&dot, 90.0, false, &[], None));
+    put("one-pixel.png", png(&dot, None));
+    put("one-pixel.gif", gif(&[dot.to_rgba8()]));
+    put("one-pixel.bmp", encode_with(&dot, image::ImageFormat::Bmp));
+    put(
+        "one-pixel.tiff",
+        encode_with(&dot, image::ImageFormat::Tiff),
+    );
+    put("one-pixel.webp", webp(&dot, true));
+    // A JPEG whose name says PNG: the format comes from the bytes.
+    put("jpeg-named-as.png", photo_jpg.clone());
+
     // Bad input, each named after what is wrong with it.
     put(
         "bad/truncated.jpg",
@@ -452,10 +458,387 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
     v
 }
 
+// ---- Adversarial input (fixtures/bad/): headers that lie, metadata that attacks. ----
+
+/// A PNG chunk: length, type, data, CRC.
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend((data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend(kind);
+    out.extend(data);
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend(crc.to_be_bytes());
+}
+
+/// Split a PNG into (signature + IHDR, chunks up to IEND, IEND).
+fn png_split(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        bytes[..33].to_vec(),
+        bytes[33..bytes.len() - 12].to_vec(),
+        bytes[bytes.len() - 12..].to_vec(),
+    )
+}
+
+/// A small PNG with `extra` chunks inserted between IHDR and the image data.
+fn png_with_chunks(extra: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let base = png(&DynamicImage::ImageRgb8(photo(16, 12)), None);
+    let (head, body, end) = png_split(&base);
+    let mut out = head;
+    extra(&mut out);
+    out.extend(body);
+    out.extend(end);
+    out
+}
+
+/// zlib-compressed `n` zero bytes at deflate's best ratio (~1:1000), made without
+/// holding `n` bytes: one MiB of zeros is deflated with a full flush (which leaves the
+/// stream byte-aligned and the dictionary reset), and that block is repeated.
+fn zeros_zlib(n: usize) -> Vec<u8> {
+    use miniz_oxide::deflate::core::{
+        compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush,
+    };
+    let block = |len: usize| {
+        let mut d = CompressorOxide::new(create_comp_flags_from_zip_params(9, -15, 0));
+        let mut out = vec![0u8; 64 << 10];
+        let (_, used, written) = compress(&mut d, &vec![0u8; len], &mut out, TDEFLFlush::Full);
+        assert_eq!(used, len, "deflate took all the input");
+        out.truncate(written);
+        out
+    };
+    const MIB: usize = 1 << 20;
+    let mut z = vec![0x78, 0xDA];
+    let whole = block(MIB);
+    for _ in 0..n / MIB {
+        z.extend(&whole);
+    }
+    if !n.is_multiple_of(MIB) {
+        z.extend(block(n % MIB));
+    }
+    z.extend([0x03, 0x00]); // an empty final block
+    let adler = (((n % 65521) as u32) << 16) | 1; // Adler-32 of n zeros
+    z.extend(adler.to_be_bytes());
+    z
+}
+
+/// A valid 65535×65535 1-bit grey PNG (all black): 4.3 gigapixels, 537 MB of scanlines
+/// (each a filter byte 0 and 8192 zero bytes) in half a megabyte.
+pub fn png_65535_1bit() -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(65535u32.to_be_bytes());
+    ihdr.extend(65535u32.to_be_bytes());
+    ihdr.extend([1, 0, 0, 0, 0]); // 1-bit grey, deflate, adaptive filtering, not interlaced
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(
+        &mut out,
+        b"IDAT",
+        &zeros_zlib(65535 * (1 + 65535usize.div_ceil(8))),
+    );
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// Set the width and height of an image file at fixed offsets.
+fn patch(mut bytes: Vec<u8>, at: &[(usize, &[u8])]) -> Vec<u8> {
+    for (i, v) in at {
+        bytes[*i..*i + v.len()].copy_from_slice(v);
+    }
+    bytes
+}
+
+/// A GIF whose screen and first frame claim `w`×`h` but hold one pixel's data.
+fn gif_claiming(w: u16, h: u16) -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend(w.to_le_bytes());
+    out.extend(h.to_le_bytes());
+    out.extend([0x80, 0, 0]); // global colour table of 2 entries
+    out.extend([0, 0, 0, 255, 255, 255]);
+    out.push(0x2C); // image descriptor
+    out.extend([0, 0, 0, 0]);
+    out.extend(w.to_le_bytes());
+    out.extend(h.to_le_bytes());
+    out.push(0);
+    out.extend([2, 2, 0x4C, 0x01, 0]); // LZW: min code size 2, one block, end
+    out.push(0x3B);
+    out
+}
+
+/// A TIFF written by `image`, with its ImageWidth/ImageLength tags patched.
+fn tiff_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut b = encode_with(
+        &DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))),
+        image::ImageFormat::Tiff,
+    );
+    assert_eq!(&b[..4], b"II*\0", "little-endian TIFF");
+    let ifd = u32::from_le_bytes(b[4..8].try_into().expect("4")) as usize;
+    let n = usize::from(u16::from_le_bytes([b[ifd], b[ifd + 1]]));
+    for k in 0..n {
+        let e = ifd + 2 + 12 * k;
+        let tag = u16::from_le_bytes([b[e], b[e + 1]]);
+        let value = match tag {
+            256 => w,
+            257 => h,
+            _ => continue,
+        };
+        b[e + 2..e + 4].copy_from_slice(&4u16.to_le_bytes()); // LONG
+        b[e + 4..e + 8].copy_from_slice(&1u32.to_le_bytes());
+        b[e + 8..e + 12].copy_from_slice(&value.to_le_bytes());
+    }
+    b
+}
+
+/// RIFF/WebP container around `chunks` (each already framed).
+fn webp_riff(chunks: &[u8]) -> Vec<u8> {
+    let mut out = b"RIFF".to_vec();
+    out.extend(((chunks.len() + 4) as u32).to_le_bytes());
+    out.extend(b"WEBP");
+    out.extend(chunks);
+    out
+}
+
+fn riff_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend(kind);
+    out.extend((data.len() as u32).to_le_bytes());
+    out.extend(data);
+    if !data.len().is_multiple_of(2) {
+        out.push(0);
+    }
+}
+
+/// The VP8L chunk payload of a 1×1 lossless WebP.
+fn vp8l_one_pixel() -> Vec<u8> {
+    let file = webp(
+        &DynamicImage::ImageRgb8(RgbImage::from_pixel(1, 1, Rgb([200, 30, 30]))),
+        true,
+    );
+    assert_eq!(&file[12..16], b"VP8L");
+    let len = u32::from_le_bytes(file[16..20].try_into().expect("4")) as usize;
+    file[20..20 + len].to_vec()
+}
+
+/// A lossless WebP whose VP8L header claims `w`×`h` (each at most 16384).
+fn webp_vp8l_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut p = vp8l_one_pixel();
+    let bits = u32::from_le_bytes(p[1..5].try_into().expect("4"));
+    let bits = (bits & !0x0FFF_FFFF) | (w - 1) | ((h - 1) << 14);
+    p[1..5].copy_from_slice(&bits.to_le_bytes());
+    let mut c = Vec::new();
+    riff_chunk(&mut c, b"VP8L", &p);
+    webp_riff(&c)
+}
+
+/// An extended WebP whose VP8X canvas claims `w`×`h` around a 1×1 image.
+fn webp_vp8x_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut x = vec![0u8; 4];
+    x.extend(&(w - 1).to_le_bytes()[..3]);
+    x.extend(&(h - 1).to_le_bytes()[..3]);
+    let mut c = Vec::new();
+    riff_chunk(&mut c, b"VP8X", &x);
+    riff_chunk(&mut c, b"VP8L", &vp8l_one_pixel());
+    webp_riff(&c)
+}
+
+/// An animated WebP of `n` 1×1 frames.
+fn webp_frames(n: usize) -> Vec<u8> {
+    let px = vp8l_one_pixel();
+    let mut c = Vec::new();
+    riff_chunk(&mut c, b"VP8X", &[0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // animation + alpha, 1×1
+    riff_chunk(&mut c, b"ANIM", &[0, 0, 0, 0, 0, 0]);
+    for _ in 0..n {
+        let mut f = vec![0u8; 6]; // offset 0,0
+        f.extend([0, 0, 0, 0, 0, 0]); // 1×1 (minus one)
+        f.extend([10, 0, 0, 0]); // 10 ms, no blend/dispose flags
+        riff_chunk(&mut f, b"VP8L", &px);
+        riff_chunk(&mut c, b"ANMF", &f);
+    }
+    webp_riff(&c)
+}
+
+/// An animated GIF of `n` 1×1 frames.
+fn gif_frames(n: usize) -> Vec<u8> {
+    let mut out = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff".to_vec();
+    for i in 0..n {
+        out.extend([0x21, 0xF9, 4, 0, 2, 0, 0, 0]); // 20 ms per frame
+        out.extend([0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0]);
+        out.extend([2, 2, if i % 2 == 0 { 0x4C } else { 0x44 }, 0x01, 0]);
+    }
+    out.push(0x3B);
+    out
+}
+
+/// A JPEG with an APP segment of `payload` (after the `Exif\0\0` or ICC prefix given).
+fn jpeg_with_app(app: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    jpeg(
+        &DynamicImage::ImageRgb8(photo(24, 16)),
+        85.0,
+        false,
+        app,
+        None,
+    )
+}
+
+/// EXIF whose IFD0 points back at itself and whose Orientation claims a billion values.
+fn exif_loop() -> Vec<u8> {
+    let mut v = b"Exif\0\0II\x2a\0\x08\0\0\0".to_vec();
+    v.extend([2, 0]); // two entries
+    v.extend([0x12, 0x01, 3, 0, 0, 0, 0, 0x40]); // Orientation, SHORT, count 2^30 ...
+    v.extend([0x10, 0, 0, 0]); // ... at offset 16
+    v.extend([0x69, 0x87, 4, 0, 1, 0, 0, 0, 8, 0, 0, 0]); // Exif IFD pointer -> IFD0 again
+    v.extend([8, 0, 0, 0]); // next IFD: IFD0 again
+    v
+}
+
+/// Pseudo-random bytes.
+fn garbage(n: usize, seed: u32) -> Vec<u8> {
+    let mut r = Noise(seed);
+    (0..n).map(|_| r.next() as u8).collect()
+}
+
+/// One APP2 ICC_PROFILE segment: chunk `seq` of `count`.
+fn icc_segment(seq: u8, count: u8, data: &[u8]) -> (u8, Vec<u8>) {
+    let mut v = b"ICC_PROFILE\0".to_vec();
+    v.extend([seq, count]);
+    v.extend(data);
+    (2, v)
+}
+
+/// A JPEG carrying a 16 MB ICC profile of noise in 255 APP2 segments (the format's largest).
+pub fn jpeg_huge_icc() -> Vec<u8> {
+    let segs: Vec<_> = (1..=255u8)
+        .map(|i| icc_segment(i, 255, &garbage(65519, u32::from(i))))
+        .collect();
+    jpeg_with_app(&segs)
+}
+
+/// A PNG with `n` tEXt chunks before its image data.
+pub fn png_many_chunks(n: usize) -> Vec<u8> {
+    png_with_chunks(|out| {
+        for i in 0..n {
+            png_chunk(out, b"tEXt", format!("k\0{i}").as_bytes());
+        }
+    })
+}
+
+/// Every adversarial fixture: (path under fixtures/, bytes). Small enough to commit.
+pub fn adversarial() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    let mut put =
+        |name: &str, bytes: Vec<u8>| v.push((PathBuf::from(format!("bad/{name}")), bytes));
+    let tiny = || DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9])));
+
+    // Dimension bombs: at least 10^9 pixels claimed, a few bytes of data.
+    put(
+        "bomb-40000x30000.png",
+        png_claiming(png(&tiny(), None), 40000, 30000),
+    );
+    put(
+        "bomb-40000x30000.jpg",
+        jpeg_claiming(jpeg(&tiny(), 50.0, false, &[], None), 40000, 30000),
+    );
+    put("bomb-40000x30000.gif", gif_claiming(40000, 30000));
+    let bmp = encode_with(&tiny(), image::ImageFormat::Bmp);
+    put(
+        "bomb-40000x30000.bmp",
+        patch(
+            bmp,
+            &[(18, &40000i32.to_le_bytes()), (22, &30000i32.to_le_bytes())],
+        ),
+    );
+    put("bomb-40000x30000.tiff", tiff_claiming(40000, 30000));
+    put(
+        "bomb-40000x30000-vp8x.webp",
+        webp_vp8x_claiming(40000, 30000),
+    );
+    // The largest a lossless WebP can claim: 268 Mpx, 1 GiB of RGBA, under the pixel limit.
+    put(
+        "bomb-16384x16384-vp8l.webp",
+        webp_vp8l_claiming(16384, 16384),
+    );
+    put("blank-65535x65535-1bit.png", png_65535_1bit());
+
+    // PNG chunk and zlib bombs.
+    put("png-5000-text-chunks.png", png_many_chunks(5000));
+    for (name, kind) in [("iccp", b"iCCP"), ("ztxt", b"zTXt")] {
+        put(
+            &format!("png-{name}-zlib-bomb.png"),
+            png_with_chunks(|out| {
+                let mut d = b"bomb\0\0".to_vec();
+                d.extend(zeros_zlib(256 << 20));
+                png_chunk(out, kind, &d);
+            }),
+        );
+    }
+    let mut idat_bomb = png_split(&png(&tiny(), None)).0;
+    // The right scanlines for 8×8 RGB (8 × 25 bytes), then 256 MB more zeros in one stream.
+    png_chunk(&mut idat_bomb, b"IDAT", &zeros_zlib(8 * 25 + (256 << 20)));
+    png_chunk(&mut idat_bomb, b"IEND", &[]);
+    put("png-idat-zlib-bomb.png", idat_bomb);
+    put(
+        "png-chunk-claims-2gb.png",
+        png_with_chunks(|out| {
+            out.extend(0x7FFF_FFF0u32.to_be_bytes());
+            out.extend(b"tEXt");
+            out.extend(b"k\0v");
+        }),
+    );
+
+    // Hostile metadata.
+    put("exif-ifd-loop.jpg", jpeg_with_app(&[(1, exif_loop())]));
+    let mut exif_noise = b"Exif\0\0".to_vec();
+    exif_noise.extend(garbage(65000, 7));
+    put("exif-64k-noise.jpg", jpeg_with_app(&[(1, exif_noise)]));
+    put(
+        "icc-noise.jpg",
+        jpeg_with_app(&[icc_segment(1, 1, &garbage(60000, 11))]),
+    );
+    put(
+        "icc-chunks-missing-and-repeated.jpg",
+        jpeg_with_app(&[
+            icc_segment(3, 2, &garbage(100, 1)),
+            icc_segment(1, 2, &garbage(100, 2)),
+            icc_segment(1, 2, &garbage(100, 3)),
+            icc_segment(0, 0, &garbage(100, 4)),
+        ]),
+    );
+    put(
+        "png-iccp-noise.png",
+        png_with_chunks(|out| {
+            let mut d = b"noise\0\0".to_vec();
+            d.extend(fdeflate::compress_to_vec(&garbage(5000, 5)));
+            png_chunk(out, b"iCCP", &d);
+        }),
+    );
+
+    // Thousands of frames.
+    put("frames-5000.gif", gif_frames(5000));
+    put("frames-3000.webp", webp_frames(3000));
+    v
+}
+
+/// Fixtures too large to commit, written by `make_fixtures -- --large DIR` for the
+/// memory and time script (`scripts/adversarial.sh`); tests build them in memory.
+pub fn large() -> Vec<(PathBuf, Vec<u8>)> {
+    vec![
+        (PathBuf::from("icc-16mb-noise.jpg"), jpeg_huge_icc()),
+        (
+            PathBuf::from("png-200000-text-chunks.png"),
+            png_many_chunks(200_000),
+        ),
+    ]
+}
+
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "fixtures".into());
+    let mut args = std::env::args().skip(1);
+    let first = args.next().unwrap_or_else(|| "fixtures".into());
+    let (dir, files) = if first == "--large" {
+        (args.next().expect("--large DIR"), large())
+    } else {
+        let mut all = all();
+        all.extend(adversarial());
+        (first, all)
+    };
     let dir = Path::new(&dir);
-    for (rel, bytes) in all() {
+    for (rel, bytes) in files {
         let path = dir.join(&rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, &bytes).expect("write");

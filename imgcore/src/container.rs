@@ -143,3 +143,36 @@ pub(crate) fn declared_size(format: ImageFormat, b: &[u8]) -> Option<(u32, u32)>
         _ => None,
     }
 }
+
+/// The largest ICC profile a PNG may carry once inflated: as much as a JPEG can hold
+/// (255 APP2 segments). Real profiles are well under 1 MB.
+pub(crate) const MAX_ICC_BYTES: usize = 255 * 65519;
+
+/// The byte range of a PNG's iCCP chunk when its profile inflates past [`MAX_ICC_BYTES`]
+/// or does not inflate at all (a zlib bomb, or noise). The PNG decoder would inflate it
+/// whole before the first pixel, so such a chunk is cut out before decoding.
+pub(crate) fn png_bad_iccp(b: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut i = 8;
+    while i + 12 <= b.len() {
+        let len = u32::from_be_bytes(b[i..i + 4].try_into().ok()?) as usize;
+        let kind = &b[i + 4..i + 8];
+        let end = i.checked_add(12)?.checked_add(len)?;
+        if kind == b"IDAT" || kind == b"IEND" || end > b.len() {
+            return None;
+        }
+        if kind == b"iCCP" {
+            let data = &b[i + 8..i + 8 + len];
+            let name_end = data.iter().position(|&c| c == 0)?;
+            let zlib = data.get(name_end + 2..)?; // after the name's NUL and the method byte
+            return match miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(
+                zlib,
+                MAX_ICC_BYTES,
+            ) {
+                Ok(_) => None,
+                Err(_) => Some(i..end),
+            };
+        }
+        i = end;
+    }
+    None
+}

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+mod alloc;
 mod color;
 mod container;
 mod encode;
@@ -15,6 +16,7 @@ mod render;
 pub mod spec;
 mod thumb;
 
+pub use alloc::tune_allocator;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{ImageFormat, OutputFormat};
 pub use limits::Limits;

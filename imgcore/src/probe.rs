@@ -106,6 +106,20 @@ fn image_limits(limits: &Limits) -> image::Limits {
     l
 }
 
+fn decoder<'a, R: std::io::BufRead + std::io::Seek + 'a>(
+    r: R,
+    format: ImageFormat,
+    fmt: image::ImageFormat,
+    limits: &Limits,
+) -> Result<Box<dyn ImageDecoder + 'a>> {
+    let mut reader = image::ImageReader::with_format(r, fmt);
+    reader.limits(image_limits(limits));
+    let dec = reader
+        .into_decoder()
+        .map_err(|e| Error::from_image(format, e))?;
+    Ok(Box::new(dec))
+}
+
 pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     limits.check_input(bytes.len())?;
     let format = sniff(bytes)?;
@@ -161,11 +175,19 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     if let Some((w, h)) = crate::container::declared_size(format, bytes) {
         limits.check_header(w, h, frames)?;
     }
-    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), fmt);
-    reader.limits(image_limits(limits));
-    let mut dec = reader
-        .into_decoder()
-        .map_err(|e| Error::from_image(format, e))?;
+    let mut dec = match (format == ImageFormat::Png)
+        .then(|| crate::container::png_bad_iccp(bytes))
+        .flatten()
+    {
+        // A profile that inflates past the cap (or not at all) is dropped, not decoded.
+        Some(cut) => {
+            let mut owned = Vec::with_capacity(bytes.len() - cut.len());
+            owned.extend_from_slice(&bytes[..cut.start]);
+            owned.extend_from_slice(&bytes[cut.end..]);
+            decoder(Cursor::new(owned), format, fmt, limits)?
+        }
+        None => decoder(Cursor::new(bytes), format, fmt, limits)?,
+    };
     let (sw, sh) = dec.dimensions();
     if sw == 0 || sh == 0 {
         return Err(Error::corrupt(format, format!("image size {sw}x{sh}")));
@@ -199,7 +221,7 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         stored_height: sh,
         icc,
         exif,
-        source: Source::Other(Box::new(dec)),
+        source: Source::Other(dec),
     })
 }
 

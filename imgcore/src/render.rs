@@ -104,10 +104,14 @@ pub struct Rendered {
 
 /// Render every output of `plan` from `bytes`, decoding the input once.
 ///
-/// Peak memory for one image is about `input + decoded + Σ(resized + encoded)` where
+/// Work runs in two phases: every output is resized from the decoded image, the decoded
+/// image is dropped, then every output is encoded. In each phase the largest output goes
+/// first, alone, and the rest side by side. Peak memory for one image is therefore about
+/// `input + max(decoded + resize(L) + Σ resized so far, Σ resized + encoder(L))`, where
 /// `decoded = w/d × h/d × channels` bytes at the chosen DCT denominator `d` (plus
-/// `2 × w × h × components` for the coefficients of a progressive JPEG), and each resize
-/// adds a temporary of `out_w × crop_h/d × channels` for its horizontal pass.
+/// `2 × w × h × components` for the coefficients of a progressive JPEG), a resize holds a
+/// temporary of `out_w × crop_h/d × channels` for its horizontal pass, and a JPEG encoder
+/// holds 4 bytes per output pixel and component of coefficients.
 pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     if plan.outputs.is_empty() {
         return Err(Error::InvalidSpec("the plan has no outputs".into()));
@@ -133,30 +137,34 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     } = decoded;
     let to_srgb = icc.as_deref().and_then(ToSrgb::new);
     let ctx = Ctx {
-        image: &image,
         stored: (stored_width, stored_height),
         orientation: info.orientation,
         to_srgb: to_srgb.as_ref(),
-        icc: icc.as_deref(),
-        exif: exif.as_deref(),
         input_format: info.format,
     };
     // The thumbhash comes from the smallest output: only its pixels are kept past encoding.
-    let smallest = plan.thumbhash.then(|| {
-        (0..geoms.len()).min_by_key(|&i| {
-            let (w, h) = geoms[i].output_size();
-            u64::from(w) * u64::from(h)
-        })
-    });
-    let smallest = smallest.flatten();
-    let made: Vec<(Rendition, Option<DynamicImage>)> = plan
-        .outputs
-        .par_iter()
-        .zip(geoms.par_iter())
-        .enumerate()
-        .map(|(i, (spec, g))| make_one(&ctx, spec, g, smallest == Some(i)))
-        .collect::<Result<_>>()?;
+    let area = |i: &usize| {
+        let (w, h) = geoms[*i].output_size();
+        u64::from(w) * u64::from(h)
+    };
+    let smallest = (0..geoms.len()).min_by_key(area).filter(|_| plan.thumbhash);
+    let largest = (0..geoms.len()).max_by_key(area).unwrap_or(0);
+
+    // Two phases, so that the decoded image is gone before any encoder allocates (mozjpeg's
+    // Huffman optimisation holds every coefficient of its output; libwebp and rav1e keep
+    // their own copies): first every output is resized, then the decoded image is dropped
+    // and the outputs are encoded.
+    let indices: Vec<(usize, ())> = (0..geoms.len()).map(|i| (i, ())).collect();
+    let resized = largest_first(indices, largest, |i, ()| {
+        resize_one(&image, &ctx, &plan.outputs[i], &geoms[i])
+    })?;
     drop(image);
+    let embed = Embedded::new(icc.as_deref(), exif.as_deref());
+    let mut made = largest_first(resized, largest, |i, (img, format)| {
+        encode_one(img, format, &plan.outputs[i], &embed, smallest == Some(i))
+    })?;
+    made.sort_by_key(|(i, _)| *i);
+    let made: Vec<(Rendition, Option<DynamicImage>)> = made.into_iter().map(|(_, r)| r).collect();
 
     let (mut thumbhash, mut average_color) = (None, None);
     if let Some(small) = made.iter().find_map(|(_, px)| px.as_ref()) {
@@ -258,13 +266,62 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
 }
 
 struct Ctx<'a> {
-    image: &'a DynamicImage,
     stored: (u32, u32),
     orientation: u8,
     to_srgb: Option<&'a ToSrgb>,
-    icc: Option<&'a [u8]>,
-    exif: Option<&'a [u8]>,
     input_format: ImageFormat,
+}
+
+/// Run `f` on the largest item alone (its resize or encode is itself parallel), then on the
+/// rest side by side: the peak holds the largest's buffers or the others', not all at once.
+fn largest_first<T: Send, R: Send>(
+    mut items: Vec<(usize, T)>,
+    largest: usize,
+    f: impl Fn(usize, T) -> Result<R> + Sync,
+) -> Result<Vec<(usize, R)>> {
+    let mut out = Vec::with_capacity(items.len());
+    if let Some(pos) = items.iter().position(|(i, _)| *i == largest) {
+        let (i, t) = items.swap_remove(pos);
+        out.push((i, f(i, t)?));
+    }
+    let rest: Vec<(usize, R)> = items
+        .into_par_iter()
+        .map(|(i, t)| f(i, t).map(|r| (i, r)))
+        .collect::<Result<_>>()?;
+    out.extend(rest);
+    Ok(out)
+}
+
+/// The metadata an output embeds when its spec keeps it: the source's ICC profile as is
+/// and its EXIF with the orientation reset (the pixels are already upright).
+struct Embedded<'a> {
+    icc: Option<&'a [u8]>,
+    exif: Option<Vec<u8>>,
+}
+
+impl<'a> Embedded<'a> {
+    fn new(icc: Option<&'a [u8]>, exif: Option<&[u8]>) -> Self {
+        let exif = exif.map(|e| {
+            let mut clean = e.to_vec();
+            let _ = image::metadata::Orientation::remove_from_exif_chunk(&mut clean);
+            clean
+        });
+        Embedded { icc, exif }
+    }
+
+    fn for_spec(&self, spec: &OutputSpec) -> Embed<'_> {
+        if spec.keep_metadata {
+            Embed {
+                icc: self.icc,
+                exif: self.exif.as_deref(),
+            }
+        } else {
+            Embed {
+                icc: None,
+                exif: None,
+            }
+        }
+    }
 }
 
 fn resize_alg(f: Filter) -> fr::ResizeAlg {
@@ -305,13 +362,13 @@ pub(crate) fn resize(
     Ok(dst)
 }
 
-fn make_one(
+/// Crop, resize, orient, convert and pad one output; returns its pixels and format.
+fn resize_one(
+    src: &DynamicImage,
     ctx: &Ctx<'_>,
     spec: &OutputSpec,
     g: &Geometry,
-    keep_pixels: bool,
-) -> Result<(Rendition, Option<DynamicImage>)> {
-    let src = ctx.image;
+) -> Result<(DynamicImage, ImageFormat)> {
     let (sw, sh) = (f64::from(ctx.stored.0), f64::from(ctx.stored.1));
     // The crop in full-size stored pixels, then in decoded (maybe DCT-scaled) pixels.
     let stored_crop = geometry::display_rect_to_stored(g.crop, sw, sh, ctx.orientation);
@@ -343,26 +400,20 @@ fn make_one(
         Some(p) => crate::thumb::pad(&img, p, format != ImageFormat::Jpeg),
         None => img,
     };
-    let mut exif_clean;
-    let embed = if spec.keep_metadata {
-        let exif = match ctx.exif {
-            Some(e) => {
-                exif_clean = e.to_vec();
-                let _ = image::metadata::Orientation::remove_from_exif_chunk(&mut exif_clean);
-                Some(&exif_clean[..])
-            }
-            None => None,
-        };
-        Embed { icc: ctx.icc, exif }
-    } else {
-        Embed {
-            icc: None,
-            exif: None,
-        }
-    };
+    Ok((img, format))
+}
+
+/// Encode one output; keeps a copy of its pixels when they are needed for the thumbhash.
+fn encode_one(
+    img: DynamicImage,
+    format: ImageFormat,
+    spec: &OutputSpec,
+    embed: &Embedded<'_>,
+    keep_pixels: bool,
+) -> Result<(Rendition, Option<DynamicImage>)> {
     let (w, h) = (img.width(), img.height());
     let kept = keep_pixels.then(|| img.clone());
-    let bytes = encode::encode(img, format, spec, &embed)?;
+    let bytes = encode::encode(img, format, spec, &embed.for_spec(spec))?;
     Ok((
         Rendition {
             spec: spec.to_spec_string(),

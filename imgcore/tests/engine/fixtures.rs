@@ -1,13 +1,11 @@
 //! The committed fixtures are what the committed generator makes.
 
-#[allow(dead_code)]
-#[path = "../../examples/make_fixtures.rs"]
-mod generator;
+use super::generator;
 
 #[test]
 fn committed_fixtures_match_the_generator() {
     let dir = super::fixtures_dir();
-    for (rel, bytes) in generator::all() {
+    for (rel, bytes) in generator::all().into_iter().chain(generator::adversarial()) {
         let committed =
             std::fs::read(dir.join(&rel)).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
         let lossless = matches!(

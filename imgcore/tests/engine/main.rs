@@ -1,5 +1,12 @@
 //! imgcore integration tests: one binary, topic modules, shared helpers.
 
+mod adversarial;
+
+/// The fixture generator (the `make_fixtures` example), shared by the tests that check it.
+#[allow(dead_code)]
+#[path = "../../examples/make_fixtures.rs"]
+pub mod generator;
+
 mod alpha_and_depth;
 mod color;
 mod fixtures;
@@ -81,3 +88,59 @@ pub fn photo_jpeg(w: u32, h: u32, quality: u8) -> Vec<u8> {
     s.write_scanlines(img.as_raw()).expect("jpeg");
     s.finish().expect("jpeg")
 }
+
+/// Heap accounting for the calling thread, to show that hostile input stays within a
+/// bounded allocation (a count of bytes, not a timing).
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn add(n: isize) {
+        let _ = LIVE.try_with(|l| {
+            let v = l.get() + n;
+            l.set(v);
+            let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
+        });
+    }
+
+    // SAFETY: every call is forwarded to the system allocator unchanged; the counters are
+    // plain thread-local cells that never allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            add(l.size() as isize);
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            add(l.size() as isize);
+            unsafe { System.alloc_zeroed(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            add(-(l.size() as isize));
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+            add(new as isize - l.size() as isize);
+            unsafe { System.realloc(p, l, new) }
+        }
+    }
+
+    #[global_allocator]
+    static A: Counting = Counting;
+
+    /// Run `f` and return its result with the most heap it held at once on this thread.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let base = LIVE.with(Cell::get);
+        PEAK.with(|p| p.set(base));
+        let r = f();
+        let peak = PEAK.with(Cell::get) - base;
+        (r, peak.max(0) as usize)
+    }
+}
+pub use heap::peak_during;
