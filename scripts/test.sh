@@ -33,22 +33,7 @@ cargo test --workspace --locked --no-run
 # features for that package alone: build that binary now so the first invoke starts at once.
 cargo build -p imgtool-lambda --bin bootstrap --locked
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-echo "==> starting moto_server on 127.0.0.1:$port"
-"$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
-moto_pid=$!
-cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
-trap cleanup EXIT
-for _ in $(seq 1 100); do
-  if curl -sf "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 \
-     || python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
-    break
-  fi
-  sleep 0.1
-done
-
-export IMGTOOL_TEST_AWS_ENDPOINT="http://127.0.0.1:$port"
-export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+source scripts/moto.sh
 
 echo "==> cargo test"
 cargo test --workspace --locked

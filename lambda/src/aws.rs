@@ -11,9 +11,21 @@ use std::collections::HashMap;
 
 /// Build the S3 and DynamoDB clients once, from the standard environment. When
 /// `AWS_ENDPOINT_URL` is set (a local server standing in for AWS), S3 uses path-style
-/// addressing.
+/// addressing. Each attempt of a call is cut off after 30 s (3 s to connect) and retried
+/// by the SDK's standard policy (3 attempts, exponential backoff with jitter), so a
+/// stalled connection costs one attempt, not the whole invocation.
 pub async fn clients() -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await;
     let local = std::env::var_os("AWS_ENDPOINT_URL").is_some();
     let s3 = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(local)
@@ -22,6 +34,37 @@ pub async fn clients() -> (aws_sdk_s3::Client, aws_sdk_dynamodb::Client) {
         aws_sdk_s3::Client::from_conf(s3),
         aws_sdk_dynamodb::Client::new(&shared),
     )
+}
+
+/// Create the records table as `template.yaml` declares it (key `id`, on-demand), for
+/// local servers, tests and the load run.
+pub async fn create_records_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attr = AttributeDefinition::builder()
+        .attribute_name("id")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let key = KeySchemaElement::builder()
+        .attribute_name("id")
+        .key_type(KeyType::Hash)
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr)
+        .key_schema(key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{}", DisplayErrorContext(e)))
 }
 
 /// Classify an SDK error: throttling, 5xx, timeouts and connection failures are transient.

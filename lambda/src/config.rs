@@ -30,6 +30,9 @@ pub struct Config {
     /// `DEADLINE_MARGIN_MS`: no new record is started when less than this remains before
     /// the invocation deadline. Default: 10000.
     pub deadline_margin: Duration,
+    /// `METRICS_NAMESPACE`: CloudWatch namespace of the EMF metrics written to the log;
+    /// empty turns them off. Default: `imgtool`.
+    pub metrics_namespace: String,
 }
 
 /// A spec's name in output keys: its size (`800`, `x600`, `800x600`, `orig`), then the fit
@@ -109,6 +112,8 @@ impl Config {
             cache_control: get("CACHE_CONTROL")
                 .unwrap_or_else(|| "public, max-age=31536000, immutable".into()),
             deadline_margin: Duration::from_millis(num("DEADLINE_MARGIN_MS", 10_000)?),
+            metrics_namespace: var("METRICS_NAMESPACE")
+                .map_or_else(|| "imgtool".into(), |v| v.trim().to_string()),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::event::{Action, Invocation, Origin, Task};
+use crate::metrics::Stages;
 use crate::ports::{
     pad_sequencer, Catalog, Fetched, ObjectStore, PortError, PutObject, Record, RenditionRecord,
     Status, WriteIf,
@@ -169,9 +170,21 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         }))
     }
 
-    /// Process one task.
+    /// Process one task, and write its metrics line.
     pub async fn run_task(&self, t: &Task) -> TaskResult {
         let started = Instant::now();
+        let mut stages = Stages::default();
+        let r = self.task(t, &mut stages, started).await;
+        crate::metrics::emit(
+            &self.cfg.metrics_namespace,
+            &r,
+            &stages,
+            started.elapsed().as_millis() as u64,
+        );
+        r
+    }
+
+    async fn task(&self, t: &Task, st: &mut Stages, started: Instant) -> TaskResult {
         if self.cfg.is_own_output(&t.bucket, &t.key) {
             tracing::info!(bucket = %t.bucket, key = %t.key, "skipping an output of this function");
             return TaskResult::Handled(Outcome::Skipped("own output"));
@@ -182,12 +195,18 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             Err(e) => return retry(e),
         };
         match t.action {
-            Action::Created => self.created(t, stored, started).await,
+            Action::Created => self.created(t, stored, started, st).await,
             Action::Removed => self.removed(t, stored, started).await,
         }
     }
 
-    async fn created(&self, t: &Task, stored: Option<Record>, started: Instant) -> TaskResult {
+    async fn created(
+        &self,
+        t: &Task,
+        stored: Option<Record>,
+        started: Instant,
+        st: &mut Stages,
+    ) -> TaskResult {
         let mut t = t.clone();
         // Size and ETag: from the event, else from a HEAD (Batch Operations tasks).
         if t.size.is_none() || t.etag.is_none() {
@@ -245,6 +264,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 .fail(&t, &seq, cond, started, "limit_exceeded", why)
                 .await;
         }
+        let fetch = Instant::now();
         let (bytes, head) = match self.store.get(&t.bucket, &t.key, Some(&etag)).await {
             Ok(Fetched::Found(b, h)) => (b, h),
             Ok(Fetched::Missing) => {
@@ -272,10 +292,14 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 .fail(&t, &seq, cond, started, "limit_exceeded", why)
                 .await;
         }
+        st.fetch_ms = fetch.elapsed().as_millis() as u64;
+        st.bytes_in = bytes.len() as u64;
         t.version_id = t.version_id.clone().or(head.version_id.clone());
         let cfg = self.cfg.clone();
+        let render = Instant::now();
         let rendered =
             tokio::task::spawn_blocking(move || imgcore::render(&bytes, &cfg.plan)).await;
+        st.render_ms = render.elapsed().as_millis() as u64;
         let rendered = match rendered {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
@@ -298,6 +322,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         };
         let out_bucket = self.cfg.output_bucket_for(&t.bucket).to_string();
         let mut recs = Vec::with_capacity(rendered.renditions.len());
+        let store = Instant::now();
         for (r, label) in rendered.renditions.iter().zip(&self.cfg.labels) {
             let key = self.cfg.rendition_key(&t.key, label, r.format.extension());
             // Never replace a newer version's rendition (events may arrive out of order).
@@ -334,6 +359,8 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             if let Err(e) = self.store.put(put).await {
                 return TaskResult::Retry(format!("cannot write {key}: {}", e.message));
             }
+            st.bytes_out += r.size as u64;
+            st.store_ms = store.elapsed().as_millis() as u64;
             recs.push(RenditionRecord {
                 key,
                 width: r.width,

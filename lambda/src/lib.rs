@@ -6,6 +6,7 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod memory;
+pub mod metrics;
 pub mod ports;
 
 pub use config::Config;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    imgcore::tune_allocator();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(

@@ -4,7 +4,9 @@
 
 mod emulator;
 mod events;
+mod faults;
 mod handler;
+mod load;
 mod moto;
 
 use imgtool_lambda::Config;

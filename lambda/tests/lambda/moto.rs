@@ -1,9 +1,6 @@
 //! The S3 and DynamoDB adapters against a real S3/DynamoDB API over HTTP on 127.0.0.1
 //! (moto's server, started by `scripts/test.sh`).
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use imgtool_lambda::aws::{DynamoCatalog, S3Store};
 use imgtool_lambda::event::parse;
 use imgtool_lambda::ports::{Catalog, Status, WriteIf};
@@ -35,24 +32,7 @@ pub async fn local() -> Local {
             .await
             .expect("create bucket");
     }
-    ddb.create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
+    imgtool_lambda::aws::create_records_table(&ddb, &table)
         .await
         .expect("create table");
     Local {
@@ -77,7 +57,7 @@ pub async fn upload(l: &Local, key: &str, body: Vec<u8>) -> String {
 }
 
 /// The `s3-put.json` fixture event for `key` (a plain key: no encoding needed) at `etag`.
-fn put_event(l: &Local, key: &str, etag: &str) -> serde_json::Value {
+pub fn put_event(l: &Local, key: &str, etag: &str) -> serde_json::Value {
     super::event_json(
         "s3-put.json",
         &[
