@@ -1,0 +1,32 @@
+//! The whole pipeline with a small fixed plan and low limits, so that a memory blow-up
+//! (anything past the limits) shows as an out-of-memory finding under `-rss_limit_mb`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+fn plan() -> &'static imgcore::Plan {
+    static PLAN: OnceLock<imgcore::Plan> = OnceLock::new();
+    PLAN.get_or_init(|| {
+        imgcore::Plan::parse("64x64,cover,png;32,jpeg")
+            .expect("plan")
+            .with_limits(imgcore::Limits {
+                max_input_bytes: 1 << 20,
+                max_width: 4096,
+                max_height: 4096,
+                max_pixels: 4_000_000,
+                max_frames: 64,
+                max_decoded_bytes: 64 << 20,
+            })
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(r) = imgcore::render(data, plan()) {
+        assert_eq!(r.renditions.len(), 2);
+        for x in &r.renditions {
+            assert!(!x.bytes.is_empty());
+            assert!(x.width >= 1 && x.height >= 1 && x.width <= 64 && x.height <= 64);
+        }
+    }
+});
