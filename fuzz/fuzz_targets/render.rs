@@ -24,9 +24,13 @@ fn plan() -> &'static imgcore::Plan {
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = imgcore::render(data, plan()) {
         assert_eq!(r.renditions.len(), 2);
-        for x in &r.renditions {
-            assert!(!x.bytes.is_empty());
-            assert!(x.width >= 1 && x.height >= 1 && x.width <= 64 && x.height <= 64);
-        }
+        let (cover, narrow) = (&r.renditions[0], &r.renditions[1]);
+        // `64x64,cover` never upscales: at most 64×64. `32`: at most 32 wide, and no
+        // taller than the source (a tall image stays tall).
+        assert!(cover.width >= 1 && cover.height >= 1);
+        assert!(cover.width <= 64 && cover.height <= 64);
+        assert!(narrow.width >= 1 && narrow.width <= 32);
+        assert!(narrow.height >= 1 && narrow.height <= r.source.height);
+        assert!(r.renditions.iter().all(|x| !x.bytes.is_empty()));
     }
 });

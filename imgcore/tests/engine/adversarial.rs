@@ -231,3 +231,16 @@ fn zero_bytes_is_unsupported_not_a_crash() {
     let e = imgcore::probe(&[]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
 }
+
+/// Inputs the fuzzer found (fixtures/fuzz/), each with what it showed.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    // A valid 22×106 lossy WebP: `32` keeps it 22 wide and 106 tall (no upscaling), which
+    // the fuzz target's first size check wrongly refused; the engine was right.
+    let bytes = super::fixture("fuzz/render-webp-22x106.webp");
+    let plan = Plan::parse("64x64,cover,png;32,jpeg").unwrap();
+    let r = imgcore::render(&bytes, &plan).unwrap();
+    assert_eq!((r.source.width, r.source.height), (22, 106));
+    let sizes: Vec<_> = r.renditions.iter().map(|x| (x.width, x.height)).collect();
+    assert_eq!(sizes, [(22, 64), (22, 106)]);
+}
