@@ -33,6 +33,57 @@ impl Drop for Watch {
     }
 }
 
+impl Watch {
+    /// SIGKILL the function process the emulator started (`bootstrap`, a descendant of the
+    /// emulator), as an out-of-memory kill or a lost execution environment would.
+    fn kill_function(&self) {
+        // pid -> (comm, ppid), from /proc/<pid>/stat: "pid (comm) state ppid ...".
+        let mut procs = std::collections::HashMap::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let (Some((head, tail)), Some(open)) = (stat.rsplit_once(") "), stat.find(" (")) else {
+                continue;
+            };
+            let comm = head[open + 2..].to_string();
+            let ppid: u32 = tail
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            procs.insert(pid, (comm, ppid));
+        }
+        let descends = |mut pid: u32| {
+            while pid > 1 {
+                if pid == self.0.id() {
+                    return true;
+                }
+                pid = procs.get(&pid).map_or(0, |p| p.1);
+            }
+            false
+        };
+        let targets: Vec<u32> = procs
+            .iter()
+            .filter(|(pid, (comm, _))| comm == "bootstrap" && descends(**pid))
+            .map(|(pid, _)| *pid)
+            .collect();
+        assert_eq!(
+            targets.len(),
+            1,
+            "bootstrap processes under the emulator: {targets:?}"
+        );
+        let st = Command::new("kill")
+            .args(["-s", "KILL", &targets[0].to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -68,14 +119,10 @@ fn invoke(port: u16, event: &serde_json::Value) -> (bool, String) {
     (out.status.success(), text)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bootstrap_under_the_runtime_emulator() {
-    let endpoint = super::endpoint();
-    let l = super::moto::local().await;
-    let port = free_port();
-    // An env file, not --env-vars: values such as RENDITIONS contain commas.
-    let env_dir = tempfile::tempdir().unwrap();
-    let env_file = env_dir.path().join("lambda.env");
+/// The function's environment for the emulator, talking to `endpoint`. An env file, not
+/// --env-vars: values such as RENDITIONS contain commas.
+fn env_file(dir: &std::path::Path, endpoint: &str, l: &super::moto::Local) -> std::path::PathBuf {
+    let env_file = dir.join("lambda.env");
     std::fs::write(
         &env_file,
         format!(
@@ -85,6 +132,13 @@ async fn bootstrap_under_the_runtime_emulator() {
         ),
     )
     .unwrap();
+    env_file
+}
+
+/// Start `cargo lambda watch` with this environment on a free port; returns once the port
+/// is open (the function itself starts on the first invocation).
+fn start_watch(env_file: &std::path::Path) -> (Watch, u16) {
+    let port = free_port();
     let log_path = std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new("cargo")
@@ -100,7 +154,7 @@ async fn bootstrap_under_the_runtime_emulator() {
             "600",
             "--env-file",
         ])
-        .arg(&env_file)
+        .arg(env_file)
         .current_dir(super::root().join("lambda"))
         .env("CARGO_TARGET_DIR", super::root().join("target"))
         .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -122,6 +176,15 @@ async fn bootstrap_under_the_runtime_emulator() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    (watch, port)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_under_the_runtime_emulator() {
+    let l = super::moto::local().await;
+    let env_dir = tempfile::tempdir().unwrap();
+    let env = env_file(env_dir.path(), &super::endpoint(), &l);
+    let (_watch, port) = start_watch(&env);
 
     let etag = super::moto::upload(
         &l,
@@ -215,4 +278,91 @@ async fn bootstrap_under_the_runtime_emulator() {
         .unwrap()
         .unwrap();
     assert_eq!(r.status, Status::Failed);
+}
+
+/// The function process is killed after it wrote the renditions and while its record write
+/// is in flight (held by the proxy, so it never lands). A new execution environment gets the
+/// event again, twice (delivery is at-least-once): one record, the same renditions.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_killed_between_renditions_and_record_converges_on_replay() {
+    use super::faults::{objects, Fault, Proxy};
+    let l = super::moto::local().await;
+    let proxy = Proxy::start(super::endpoint()).await;
+    proxy.fail(
+        "ddb PutItem",
+        usize::MAX,
+        Fault::Stall(Duration::from_secs(3600)),
+    );
+    let env_dir = tempfile::tempdir().unwrap();
+    let env = env_file(env_dir.path(), &proxy.endpoint, &l);
+    let key = "killed.jpg";
+    let etag = super::moto::upload(&l, key, super::fixture("photo.jpg")).await;
+    let ev = super::moto::put_event(&l, key, &etag);
+
+    let (watch, port) = start_watch(&env);
+    let pending = tokio::task::spawn_blocking({
+        let ev = ev.clone();
+        move || invoke(port, &ev)
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let written = loop {
+        let outs = objects(&l, &l.out).await;
+        if outs.len() == 2 && proxy.count("ddb PutItem") > 0 {
+            break outs;
+        }
+        assert!(
+            Instant::now() < deadline && !pending.is_finished(),
+            "no crash point reached: renditions {outs:?}, record writes seen {}",
+            proxy.count("ddb PutItem")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    watch.kill_function();
+    drop(watch); // the environment is gone, and the invocation with it
+    let (ok, out) = pending.await.unwrap();
+    assert!(!ok, "the killed invocation reported success: {out}");
+    let cat = DynamoCatalog {
+        client: l.ddb.clone(),
+        table: l.table.clone(),
+    };
+    let id = format!("{}/{key}", l.src);
+    assert!(cat.get(&id).await.unwrap().is_none(), "no record yet");
+
+    proxy.heal();
+    let (_watch, port) = start_watch(&env);
+    let mut outs = Vec::new();
+    for _ in 0..2 {
+        let ev = ev.clone();
+        outs.push(
+            tokio::task::spawn_blocking(move || invoke(port, &ev))
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(
+        outs[0].0 && outs[0].1.contains("\"done\":1"),
+        "{:?}",
+        outs[0]
+    );
+    assert!(
+        outs[1].0 && outs[1].1.contains("\"skipped\":1"),
+        "{:?}",
+        outs[1]
+    );
+    let rec = cat.get(&id).await.unwrap().expect("record after replay");
+    assert_eq!(rec.status, Status::Done);
+    assert_eq!(rec.etag.as_deref(), Some(etag.as_str()));
+    let mut keys: Vec<String> = rec.renditions.iter().map(|r| r.key.clone()).collect();
+    keys.sort();
+    assert_eq!(
+        written.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+        keys
+    );
+    assert_eq!(
+        objects(&l, &l.out).await,
+        written,
+        "the same renditions, byte for byte, and nothing else"
+    );
+    let scan = l.ddb.scan().table_name(&l.table).send().await.unwrap();
+    assert_eq!(scan.count(), 1, "exactly one record");
 }

@@ -334,7 +334,7 @@ fn sqs_event(l: &Local, items: &[(&str, &str, &str)]) -> serde_json::Value {
 }
 
 /// Every key in a bucket with its ETag.
-async fn objects(l: &Local, bucket: &str) -> Vec<(String, String)> {
+pub async fn objects(l: &Local, bucket: &str) -> Vec<(String, String)> {
     let o =
         l.s3.list_objects_v2()
             .bucket(bucket)
