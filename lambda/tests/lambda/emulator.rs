@@ -2,7 +2,6 @@
 //! (`cargo lambda watch`), invoked with `cargo lambda invoke --data-file`, against the local
 //! S3/DynamoDB server. Needs `cargo-lambda` on PATH (installed by `scripts/test.sh`).
 
-use imgtool_lambda::aws::DynamoCatalog;
 use imgtool_lambda::ports::{Catalog, Status};
 
 use std::os::unix::process::CommandExt;
@@ -203,10 +202,7 @@ async fn bootstrap_under_the_runtime_emulator() {
     assert!(ok, "invoke failed: {out}");
     assert!(out.contains("\"done\":1"), "{out}");
 
-    let cat = DynamoCatalog {
-        client: l.ddb.clone(),
-        table: l.table.clone(),
-    };
+    let cat = super::moto::catalog(&l);
     let id = format!("{}/uploads/my holiday photo+1.jpg", l.src);
     let rec = cat.get(&id).await.unwrap().expect("record");
     assert_eq!(rec.status, Status::Done);
@@ -321,10 +317,7 @@ async fn a_function_killed_between_renditions_and_record_converges_on_replay() {
     drop(watch); // the environment is gone, and the invocation with it
     let (ok, out) = pending.await.unwrap();
     assert!(!ok, "the killed invocation reported success: {out}");
-    let cat = DynamoCatalog {
-        client: l.ddb.clone(),
-        table: l.table.clone(),
-    };
+    let cat = super::moto::catalog(&l);
     let id = format!("{}/{key}", l.src);
     assert!(cat.get(&id).await.unwrap().is_none(), "no record yet");
 

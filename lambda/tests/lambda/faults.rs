@@ -295,10 +295,7 @@ async fn rig() -> Rig {
     let proxy = Proxy::start(super::endpoint()).await;
     let (s3, ddb) = clients(&proxy).await;
     let cfg = super::config(&[("OUTPUT_BUCKET", &l.out), ("TABLE_NAME", &l.table)]);
-    let catalog = DynamoCatalog {
-        client: l.ddb.clone(),
-        table: l.table.clone(),
-    };
+    let catalog = super::moto::catalog(&l);
     let h = Arc::new(Handler::new(
         S3Store { client: s3 },
         DynamoCatalog {

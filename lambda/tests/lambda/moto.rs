@@ -68,7 +68,8 @@ pub fn put_event(l: &Local, key: &str, etag: &str) -> serde_json::Value {
     )
 }
 
-fn catalog(l: &Local) -> DynamoCatalog {
+/// The catalog of `l`'s table, read directly (not through any proxy).
+pub fn catalog(l: &Local) -> DynamoCatalog {
     DynamoCatalog {
         client: l.ddb.clone(),
         table: l.table.clone(),
