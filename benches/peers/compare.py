@@ -85,6 +85,18 @@ def dims(path):
     return int(w), int(h)
 
 
+
+def cpu_model():
+    """The CPU's model name and its widest x86 SIMD (the ratios move with both)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "unknown CPU")
+    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+    simd = next((f for f in ("avx512f", "avx2", "sse4_2") if f in flags), None)
+    return f"{name}{f' ({simd})' if simd else ''}"
+
 # Each tool: (inputs, widths, fmt, quality, outdir) -> (commands, expected output paths)
 def t_imgtool(binary):
     def f(inputs, widths, fmt, q, out):
@@ -202,7 +214,7 @@ def main():
         except Exception as e:  # noqa: BLE001 - report, do not fail
             return f"unavailable ({e})"
 
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu_model()}, {platform.platform()}")
     print(f"Versions: {version([a.imgtool, '--version'])}; {version(['vipsthumbnail', '--version'])}; "
           f"sharp {json.loads((HERE / 'node_modules/sharp/package.json').read_text())['version'] if (HERE / 'node_modules/sharp').exists() else 'missing'} "
           f"(libvips {version(['node', '-p', 'require(' + repr(str(HERE / 'node_modules/sharp')) + ').versions.vips'])}); "
