@@ -85,17 +85,18 @@ def dims(path):
     return int(w), int(h)
 
 
-
 def cpu_model():
     """The CPU's model name and its widest x86 SIMD (the ratios move with both)."""
     try:
-        info = Path("/proc/cpuinfo").read_text()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         return platform.processor() or "unknown CPU"
-    name = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "unknown CPU")
-    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
+    field = {k.strip(): v.strip() for k, _, v in (l.partition(":") for l in lines) if v}
+    flags = field.get("flags", "").split()
     simd = next((f for f in ("avx512f", "avx2", "sse4_2") if f in flags), None)
-    return f"{name}{f' ({simd})' if simd else ''}"
+    name = field.get("model name", "unknown CPU")
+    return f"{name} ({simd})" if simd else name
+
 
 # Each tool: (inputs, widths, fmt, quality, outdir) -> (commands, expected output paths)
 def t_imgtool(binary):
