@@ -113,6 +113,18 @@ struct ResizeArgs {
     /// No progress bar and no summary line.
     #[arg(long)]
     quiet: bool,
+    /// Largest source accepted, in pixels (width x height). Default: 300000000.
+    #[arg(long)]
+    max_pixels: Option<u64>,
+    /// Largest pixel memory one image may use (decoded image, decoder buffers, outputs),
+    /// e.g. 256M or 1G. Larger images fail with limit_exceeded before decoding. Default: 1G.
+    #[arg(long, value_parser = parse_size)]
+    max_memory: Option<u64>,
+}
+
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    imgcore::parse_byte_size(s)
+        .ok_or_else(|| format!("`{s}` is not a size (e.g. 256M, 1G, 1048576)"))
 }
 
 macro_rules! value_enum {
@@ -237,9 +249,18 @@ fn mtime(p: &Path) -> Option<std::time::SystemTime> {
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".imgtool-")
-        .suffix(".part")
+    // Created with mode 0666 less the umask (0644 under the usual 022), as any file the
+    // user writes; the rename keeps it.
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(0o666)
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".imgtool-").suffix(".part");
+    #[cfg(unix)]
+    builder.permissions(mode);
+    let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     tmp.write_all(bytes)
@@ -270,7 +291,7 @@ fn planned_paths(
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let (w, h) = imgcore::geometry::compute(info.width, info.height, s).output_size();
+            let (w, h) = imgcore::output_size(info, s);
             let fmt = s.format.resolve(info.format);
             let name = naming::render(
                 job.template,
@@ -296,6 +317,13 @@ fn planned_paths(
 
 fn process(job: &Job, input: &Input, stem: &str) -> InputReport {
     let display = input.display();
+    // Test builds only: a way to make one file of a batch panic, to check the batch goes on.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("IMGTOOL_TEST_PANIC_ON")
+        .is_some_and(|n| display.ends_with(&*n.to_string_lossy()))
+    {
+        panic!("test panic requested for {display}");
+    }
     let fail = |kind: &str, e: anyhow::Error, base: InputReport| InputReport {
         status: "failed",
         error_kind: Some(kind.to_string()),
@@ -397,6 +425,25 @@ fn process(job: &Job, input: &Input, stem: &str) -> InputReport {
     }
 }
 
+/// [`process`], with a panic (a bug: the engine returns typed errors) turned into that
+/// input's failure, so the rest of the batch goes on.
+fn process_guarded(job: &Job, input: &Input, stem: &str) -> InputReport {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| process(job, input, stem)))
+        .unwrap_or_else(|payload| {
+            let what = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            InputReport {
+                status: "failed",
+                error_kind: Some("internal".to_string()),
+                error: Some(format!("internal error while processing this file: {what}")),
+                ..InputReport::new(input.display(), "failed")
+            }
+        })
+}
+
 /// Stems, made unique within the run: when two inputs of one output folder share a stem
 /// (`gray.jpg` and `gray.png`), their whole file names are used.
 fn stems(inputs: &[Input]) -> Vec<String> {
@@ -421,6 +468,12 @@ fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     usage(naming::validate(&a.name))?;
     let mut plan = Plan::new(usage(specs(&a))?);
+    if let Some(p) = a.max_pixels {
+        plan.limits.max_pixels = p;
+    }
+    if let Some(m) = a.max_memory {
+        plan.limits.max_decoded_bytes = m;
+    }
     // The placeholder hash is only reported in --json; without it, no one reads it.
     plan.thumbhash = a.json;
     let inputs = usage(inputs::expand(&a.inputs, &a.include, &a.exclude))?;
@@ -475,7 +528,7 @@ fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
             .par_iter()
             .zip(names.par_iter())
             .map(|(input, stem)| {
-                let r = process(&job, input, stem);
+                let r = process_guarded(&job, input, stem);
                 if r.status == "failed" {
                     bar.suspend(|| {
                         eprintln!(
@@ -497,6 +550,7 @@ fn run_resize(a: ResizeArgs) -> Result<ExitCode> {
         failed: count("failed"),
         skipped: count("skipped"),
         seconds: started.elapsed().as_secs_f64(),
+        peak_rss_bytes: report::peak_rss_bytes(),
     };
     let failed = summary.failed;
     if !a.quiet {

@@ -107,6 +107,24 @@ pub struct Summary {
     pub skipped: usize,
     /// Wall time of the run in seconds.
     pub seconds: f64,
+    /// Peak resident memory of this run in bytes (the process's high-water mark, `VmHWM`;
+    /// Linux only, `null` elsewhere): what a machine or a Lambda function must give it.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// This process's peak resident set size, from `/proc/self/status` (`VmHWM`). Unlike
+/// `getrusage`'s `ru_maxrss`, it starts afresh at `exec`, so it is this program's own.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kb.checked_mul(1024)
 }
 
 /// The whole report.

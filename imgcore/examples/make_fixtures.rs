@@ -128,42 +128,6 @@ fn palette_png() -> Vec<u8> {
     out
 }
 
-/// An Adam7-interlaced RGB PNG, built by hand (the encoders used here write only
-/// non-interlaced files): each pass's scanlines with filter 0, deflated together.
-fn interlaced_png(img: &RgbImage) -> Vec<u8> {
-    const PASSES: [(u32, u32, u32, u32); 7] = [
-        (0, 0, 8, 8),
-        (4, 0, 8, 8),
-        (0, 4, 4, 8),
-        (2, 0, 4, 4),
-        (0, 2, 2, 4),
-        (1, 0, 2, 2),
-        (0, 1, 1, 2),
-    ];
-    let (w, h) = img.dimensions();
-    let mut raw = Vec::new();
-    for (x0, y0, dx, dy) in PASSES {
-        if x0 >= w || y0 >= h {
-            continue;
-        }
-        for y in (y0..h).step_by(dy as usize) {
-            raw.push(0); // filter: none
-            for x in (x0..w).step_by(dx as usize) {
-                raw.extend_from_slice(&img.get_pixel(x, y).0);
-            }
-        }
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend(w.to_be_bytes());
-    ihdr.extend(h.to_be_bytes());
-    ihdr.extend([8, 2, 0, 0, 1]); // 8-bit RGB, deflate, adaptive filtering, Adam7
-    png_chunk(&mut out, b"IHDR", &ihdr);
-    png_chunk(&mut out, b"IDAT", &fdeflate::compress_to_vec(&raw));
-    png_chunk(&mut out, b"IEND", &[]);
-    out
-}
-
 /// Patch the width and height of a PNG's IHDR (fixing its CRC).
 fn png_claiming(mut bytes: Vec<u8>, w: u32, h: u32) -> Vec<u8> {
     bytes[16..20].copy_from_slice(&w.to_be_bytes());
@@ -370,7 +334,10 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
         ),
     );
     put("palette-trns.png", palette_png());
-    put("interlaced.png", interlaced_png(&quadrants(37, 23)));
+    put("interlaced.png", {
+        let img = quadrants(37, 23);
+        imgcore::synth::interlaced_png(37, 23, |x, y| img.get_pixel(x, y).0)
+    });
     let rgba_photo = DynamicImage::ImageRgba8(RgbaImage::from_fn(120, 90, |x, y| {
         let p = photo.as_rgb8().expect("rgb").get_pixel(x * 2, y * 2).0;
         Rgba([p[0], p[1], p[2], (x * 2).min(255) as u8])

@@ -23,6 +23,40 @@ pub(crate) fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
     out
 }
 
+/// CMYK (or YCCK) pixels to sRGB through the file's own CMYK ICC profile, as LittleCMS
+/// would. `None` when `icc` is not a CMYK profile moxcms can build a transform from; the
+/// caller then uses [`cmyk_to_rgb`]. `inverted` as there: Adobe files store 255 − ink, the
+/// profile wants ink amounts (0 = none).
+pub(crate) fn cmyk_profile_to_srgb(cmyk: &[u8], icc: &[u8], inverted: bool) -> Option<Vec<u8>> {
+    let src = ColorProfile::new_from_slice(icc).ok()?;
+    if src.color_space != DataColorSpace::Cmyk {
+        return None;
+    }
+    let t = src
+        .create_transform_8bit(
+            Layout::Rgba,
+            &ColorProfile::new_srgb(),
+            Layout::Rgb,
+            TransformOptions::default(),
+        )
+        .ok()?;
+    let mut out = vec![0u8; cmyk.len() / 4 * 3];
+    const ROW: usize = 16 * 1024; // pixels per chunk: bounds the inverted copy
+    let mut ink = vec![0u8; ROW * 4];
+    for (src_px, dst_px) in cmyk.chunks(ROW * 4).zip(out.chunks_mut(ROW * 3)) {
+        let ink = &mut ink[..src_px.len()];
+        if inverted {
+            for (d, s) in ink.iter_mut().zip(src_px) {
+                *d = 255 - s;
+            }
+        } else {
+            ink.copy_from_slice(src_px);
+        }
+        t.transform(ink, dst_px).ok()?;
+    }
+    Some(out)
+}
+
 fn text(t: &ProfileText) -> Option<String> {
     match t {
         ProfileText::PlainString(s) => Some(s.clone()),
@@ -58,7 +92,11 @@ impl ToSrgb {
     /// non-RGB profile (gray, CMYK: handled elsewhere), or a profile that does not parse
     /// (then the pixels are taken as sRGB, which is what browsers do).
     pub(crate) fn new(icc: &[u8]) -> Option<ToSrgb> {
-        let src = ColorProfile::new_from_slice(icc).ok()?;
+        let mut src = ColorProfile::new_from_slice(icc).ok()?;
+        // A v4.4 profile may carry both tone curves and a `cicp` tag. LittleCMS (and so
+        // libvips and Pillow) transform through the curves and matrix; so does this
+        // engine, for the same pixels as theirs.
+        src.cicp = None;
         if src.color_space != DataColorSpace::Rgb {
             return None;
         }
@@ -71,7 +109,10 @@ impl ToSrgb {
             return None;
         }
         let dst = ColorProfile::new_srgb();
-        let o = TransformOptions::default();
+        let o = TransformOptions {
+            allow_use_cicp_transfer: false,
+            ..TransformOptions::default()
+        };
         Some(ToSrgb {
             rgb8: src
                 .create_transform_8bit(Layout::Rgb, &dst, Layout::Rgb, o)
@@ -106,5 +147,40 @@ impl ToSrgb {
             DynamicImage::ImageRgba16(b) => run(&self.rgba16, b),
             _ => {}
         }
+    }
+}
+
+/// Turn premultiplied ("associated") alpha into straight alpha, in place: a TIFF with
+/// ExtraSamples = 1 stores colour already multiplied by alpha, the rest of the pipeline
+/// works on straight alpha (and premultiplies itself for resampling).
+pub(crate) fn unpremultiply(img: &mut DynamicImage) {
+    fn run<const N: usize>(px: &mut [u16], max: u32) {
+        for p in px.chunks_exact_mut(N) {
+            let a = u32::from(p[N - 1]);
+            if a == 0 || a == max {
+                continue;
+            }
+            for c in &mut p[..N - 1] {
+                *c = ((u32::from(*c) * max + a / 2) / a).min(max) as u16;
+            }
+        }
+    }
+    fn run8<const N: usize>(px: &mut [u8]) {
+        for p in px.chunks_exact_mut(N) {
+            let a = u32::from(p[N - 1]);
+            if a == 0 || a == 255 {
+                continue;
+            }
+            for c in &mut p[..N - 1] {
+                *c = ((u32::from(*c) * 255 + a / 2) / a).min(255) as u8;
+            }
+        }
+    }
+    match img {
+        DynamicImage::ImageRgba8(b) => run8::<4>(b),
+        DynamicImage::ImageLumaA8(b) => run8::<2>(b),
+        DynamicImage::ImageRgba16(b) => run::<4>(b, 65535),
+        DynamicImage::ImageLumaA16(b) => run::<2>(b, 65535),
+        _ => {}
     }
 }

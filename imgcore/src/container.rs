@@ -114,6 +114,26 @@ fn u32be(b: &[u8], i: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?))
 }
 
+/// Check that a PNG starts with a well-formed IHDR chunk (type, length 13, CRC) before any
+/// of its fields is trusted: noise after the signature is corrupt data, not a huge image.
+pub(crate) fn png_check_ihdr(b: &[u8]) -> Result<()> {
+    const P: ImageFormat = ImageFormat::Png;
+    let Some(head) = b.get(8..33) else {
+        return Err(truncated(P, "the data ends inside the IHDR chunk"));
+    };
+    if &head[4..8] != b"IHDR" {
+        return Err(Error::corrupt(P, "the first chunk is not IHDR"));
+    }
+    if u32be(head, 0) != Some(13) {
+        return Err(Error::corrupt(P, "the IHDR chunk is not 13 bytes long"));
+    }
+    let stored = u32be(head, 21).unwrap_or(0);
+    if crc32fast::hash(&head[4..21]) != stored {
+        return Err(Error::corrupt(P, "the IHDR chunk's CRC does not match"));
+    }
+    Ok(())
+}
+
 /// The image size a container's header declares, read from fixed offsets, so limits can be
 /// checked before a decoder exists. `None` when the header is too short to say (the
 /// decoder then reports the problem) or the format keeps it elsewhere (TIFF).

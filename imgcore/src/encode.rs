@@ -20,7 +20,7 @@ fn flatten_on_white(img: DynamicImage) -> DynamicImage {
         }
         DynamicImage::ImageRgba8(b) => {
             let (w, h) = b.dimensions();
-            let mut px = Vec::with_capacity((w * h * 3) as usize);
+            let mut px = Vec::with_capacity((w as usize) * (h as usize) * 3);
             for p in b.pixels() {
                 let a = p.0[3];
                 px.extend([
@@ -48,6 +48,83 @@ pub(crate) fn to_8bit(img: DynamicImage) -> DynamicImage {
         }
         other => other,
     }
+}
+
+/// Whether this engine's encoder for `format` can embed an ICC profile (JPEG APP2, PNG
+/// iCCP, WebP ICCP chunk). AVIF cannot: its container writer has no `colr` ICC box.
+pub(crate) fn carries_icc(format: ImageFormat) -> bool {
+    matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
+    )
+}
+
+/// Rebuild a simple WebP file (`VP8 `, `VP8L`, or `VP8X` + `ALPH` + `VP8 `, as libwebp's
+/// simple encoder writes it) as an extended one carrying an ICC profile and/or EXIF, per
+/// the WebP container specification: `VP8X` with the ICC/EXIF/alpha flags and the canvas
+/// size, `ICCP` before the image chunks, `EXIF` after them.
+pub(crate) fn webp_with_metadata(
+    simple: &[u8],
+    width: u32,
+    height: u32,
+    alpha: bool,
+    icc: Option<&[u8]>,
+    exif: Option<&[u8]>,
+) -> Option<Vec<u8>> {
+    if icc.is_none() && exif.is_none() {
+        return Some(simple.to_vec());
+    }
+    if simple.get(0..4)? != b"RIFF" || simple.get(8..12)? != b"WEBP" {
+        return None;
+    }
+    fn chunk(out: &mut Vec<u8>, id: &[u8], data: &[u8]) -> Option<()> {
+        out.extend_from_slice(id);
+        out.extend_from_slice(&u32::try_from(data.len()).ok()?.to_le_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(0);
+        }
+        Some(())
+    }
+    let mut flags = 0u8;
+    if icc.is_some() {
+        flags |= 0x20;
+    }
+    if alpha {
+        flags |= 0x10;
+    }
+    if exif.is_some() {
+        flags |= 0x08;
+    }
+    let mut vp8x = [0u8; 10];
+    vp8x[0] = flags;
+    vp8x[4..7].copy_from_slice(&(width.checked_sub(1)?).to_le_bytes()[..3]);
+    vp8x[7..10].copy_from_slice(&(height.checked_sub(1)?).to_le_bytes()[..3]);
+    let mut body = b"WEBP".to_vec();
+    chunk(&mut body, b"VP8X", &vp8x)?;
+    if let Some(icc) = icc {
+        chunk(&mut body, b"ICCP", icc)?;
+    }
+    // Copy the image chunks (everything but an existing VP8X) as they are.
+    let mut i = 12usize;
+    while i + 8 <= simple.len() {
+        let id = &simple[i..i + 4];
+        let len = u32::from_le_bytes(simple[i + 4..i + 8].try_into().ok()?) as usize;
+        let end = (i + 8).checked_add(len)?;
+        let data = simple.get(i + 8..end)?;
+        if id != b"VP8X" {
+            chunk(&mut body, id, data)?;
+        }
+        i = end + (len & 1);
+    }
+    if let Some(exif) = exif {
+        chunk(&mut body, b"EXIF", exif)?;
+    }
+    let mut out = Vec::with_capacity(body.len() + 8);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&u32::try_from(body.len()).ok()?.to_le_bytes());
+    out.extend_from_slice(&body);
+    Some(out)
 }
 
 /// Metadata to embed when the spec keeps it.
@@ -134,7 +211,8 @@ pub(crate) fn encode(
             let mem = enc
                 .encode_simple(spec.lossless, f32::from(quality))
                 .map_err(|e| Error::encode(format, format!("{e:?}")))?;
-            Ok(mem.to_vec())
+            webp_with_metadata(&mem, w, h, img.color().has_alpha(), embed.icc, embed.exif)
+                .ok_or_else(|| Error::encode(format, "cannot add metadata chunks"))
         }
         ImageFormat::Avif => encode_avif(img, quality, spec.avif_speed),
         other => Err(Error::encode(other, "not an output format")),

@@ -17,6 +17,10 @@ pub(crate) struct JpegHeader {
     pub components: u8,
     pub precision: u8,
     pub progressive: bool,
+    /// The first scan codes fewer components than the frame has (a legal baseline layout,
+    /// "non-interleaved"): like a progressive file, libjpeg then buffers the coefficients
+    /// of the whole image before it outputs a row (its `has_multiple_scans`).
+    pub multi_scan: bool,
     /// (h, v) sampling factors per component.
     pub sampling: Vec<(u8, u8)>,
     pub exif: Option<Vec<u8>>,
@@ -26,8 +30,14 @@ pub(crate) struct JpegHeader {
 }
 
 impl JpegHeader {
+    /// Whether libjpeg will buffer whole-image coefficients (progressive or multi-scan).
+    pub fn buffers_coefficients(&self) -> bool {
+        self.progressive || self.multi_scan
+    }
+
     /// Bytes of pixel memory libjpeg needs at a decode scale of `num/8`, including the
-    /// full-size coefficient buffer a progressive file needs whatever the scale.
+    /// full-size coefficient buffer a progressive or multi-scan file needs whatever the
+    /// scale.
     pub fn decode_bytes(&self, num: u32) -> u64 {
         let (w, h) = scaled_size(self.width, self.height, num);
         let out_channels = if self.components == 1 { 1 } else { 3 };
@@ -35,7 +45,7 @@ impl JpegHeader {
         if self.components == 4 {
             total += u64::from(w) * u64::from(h) * 4; // CMYK staging buffer
         }
-        if self.progressive {
+        if self.buffers_coefficients() {
             let hmax = self.sampling.iter().map(|s| s.0).max().unwrap_or(1).max(1) as u64;
             let vmax = self.sampling.iter().map(|s| s.1).max().unwrap_or(1).max(1) as u64;
             for &(hs, vs) in &self.sampling {
@@ -146,6 +156,10 @@ pub(crate) fn read_header(b: &[u8]) -> Result<JpegHeader> {
                 if !saw_sof {
                     return Err(Error::corrupt(FMT, "scan before frame header"));
                 }
+                let in_scan = *seg
+                    .first()
+                    .ok_or_else(|| Error::corrupt(FMT, "empty scan header"))?;
+                hdr.multi_scan = in_scan < hdr.components;
                 break;
             }
             0xE1 if seg.starts_with(b"Exif\0\0") && hdr.exif.is_none() => {
@@ -213,12 +227,30 @@ extern "C-unwind" fn on_error_exit(cinfo: &mut mozjpeg_sys::jpeg_common_struct) 
     }));
 }
 
+thread_local! {
+    /// The cap on libjpeg's own large allocations for the decode running on this thread
+    /// (0: none). Set by [`decode`] around its call into libjpeg.
+    static MAX_MEMORY: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 extern "C-unwind" fn on_message(
     cinfo: &mut mozjpeg_sys::jpeg_common_struct,
     level: std::os::raw::c_int,
 ) {
     if level >= 0 {
-        return; // trace messages
+        // Trace messages. The first (start of image) comes from jpeg_read_header before
+        // libjpeg allocates any image-sized buffer: this is where the memory cap is set,
+        // since the `mozjpeg` crate does not expose the decompressor's memory manager.
+        // With a cap, libjpeg's jmemnobs answers a whole-image buffer that does not fit
+        // with JERR_NO_BACKING_STORE (a clean error) instead of allocating it.
+        let cap = MAX_MEMORY.with(std::cell::Cell::get);
+        // SAFETY: `mem` is set by jpeg_create_decompress before any message is emitted.
+        if let Some(mem) = unsafe { cinfo.mem.as_mut() } {
+            if cap > 0 && mem.max_memory_to_use as usize != cap {
+                mem.max_memory_to_use = cap.try_into().unwrap_or(std::ffi::c_long::MAX);
+            }
+        }
+        return;
     }
     // SAFETY: as in `message`.
     let code = unsafe { cinfo.err.as_ref().map_or(0, |e| e.msg_code) };
@@ -289,7 +321,35 @@ fn read_all<R>(mut s: mozjpeg::decompress::DecompressStarted<R>) -> Result<(u32,
 }
 
 /// Decode at scale `num/8` (1, 2, 4 or 8). Gray stays gray; CMYK/YCCK become RGB.
-pub(crate) fn decode(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicImage> {
+/// libjpeg's whole-image buffers are capped at `max_memory` bytes: past it the decode
+/// fails with [`Error::DecoderLimit`] instead of allocating.
+pub(crate) fn decode(
+    bytes: &[u8],
+    hdr: &JpegHeader,
+    num: u8,
+    max_memory: u64,
+) -> Result<DynamicImage> {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MAX_MEMORY.with(|m| m.set(0));
+        }
+    }
+    MAX_MEMORY.with(|m| m.set(usize::try_from(max_memory).unwrap_or(usize::MAX)));
+    let _reset = Reset;
+    let r = decode_inner(bytes, hdr, num);
+    match r {
+        Err(Error::Corrupt { reason, .. }) if reason.contains("Backing store not supported") => {
+            Err(Error::DecoderLimit(format!(
+                "JPEG: libjpeg needs more than the {max_memory} bytes allowed for its \
+                 whole-image buffers"
+            )))
+        }
+        other => other,
+    }
+}
+
+fn decode_inner(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicImage> {
     guarded(FMT, false, || {
         let mut d = mozjpeg::Decompress::with_err(strict_error_mgr())
             .from_mem(bytes)
@@ -307,7 +367,12 @@ pub(crate) fn decode(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicI
                     d.to_colorspace(mozjpeg::ColorSpace::JCS_CMYK)
                         .map_err(io_err)?,
                 )?;
-                let rgb = crate::color::cmyk_to_rgb(&px, hdr.adobe_transform.is_some());
+                let inverted = hdr.adobe_transform.is_some();
+                let rgb = hdr
+                    .icc
+                    .as_deref()
+                    .and_then(|icc| crate::color::cmyk_profile_to_srgb(&px, icc, inverted))
+                    .unwrap_or_else(|| crate::color::cmyk_to_rgb(&px, inverted));
                 DynamicImage::ImageRgb8(
                     RgbImage::from_raw(w, h, rgb).ok_or_else(|| truncated("short image"))?,
                 )
@@ -378,4 +443,46 @@ pub(crate) fn encode(
             .map_err(|e| Error::encode(FMT, e.to_string()))?;
         out.finish().map_err(|e| Error::encode(FMT, e.to_string()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{jpeg as synth, Layout};
+
+    #[test]
+    fn the_header_walk_sees_every_layout_that_buffers_coefficients() {
+        let coefficients = 128 * 128 * 3 * 128; // 1024x1024: 128x128 blocks, 3 components
+        for (layout, buffers) in [
+            (Layout::Interleaved, false),
+            (Layout::NonInterleaved, true),
+            (Layout::Progressive, true),
+        ] {
+            let hdr = read_header(&synth(1024, 1024, 3, layout)).unwrap();
+            assert_eq!(hdr.buffers_coefficients(), buffers, "{layout:?}");
+            let at_eighth = hdr.decode_bytes(1);
+            assert_eq!(
+                at_eighth >= coefficients,
+                buffers,
+                "{layout:?}: {at_eighth}"
+            );
+        }
+    }
+
+    #[test]
+    fn libjpeg_allocations_are_capped_with_a_clean_error() {
+        for layout in [Layout::NonInterleaved, Layout::Progressive] {
+            let bytes = synth(1024, 1024, 3, layout);
+            let hdr = read_header(&bytes).unwrap();
+            // The coefficients alone need 6 MiB: a 1 MiB cap must refuse, not allocate.
+            let err = decode(&bytes, &hdr, 1, 1 << 20).unwrap_err();
+            assert!(matches!(err, Error::DecoderLimit(_)), "{layout:?}: {err:?}");
+            // With room, the same file decodes (a flat mid-grey picture).
+            let img = decode(&bytes, &hdr, 1, 64 << 20).unwrap();
+            assert_eq!((img.width(), img.height()), (128, 128));
+            assert!(img.to_rgb8().pixels().all(|p| p.0 == [128, 128, 128]));
+        }
+        // The cap does not outlive the call: the next decode on this thread is unlimited.
+        assert_eq!(MAX_MEMORY.with(std::cell::Cell::get), 0);
+    }
 }

@@ -9,19 +9,22 @@ mod encode;
 mod error;
 mod format;
 pub mod geometry;
+mod ifd;
 mod jpeg;
 mod limits;
 mod probe;
 mod render;
 pub mod spec;
+#[doc(hidden)]
+pub mod synth;
 mod thumb;
 
 pub use alloc::tune_allocator;
 pub use error::{Error, ErrorKind, Result};
 pub use format::{ImageFormat, OutputFormat};
-pub use limits::Limits;
+pub use limits::{parse_byte_size, Limits};
 pub use probe::{probe, probe_with_limits, ColorModel, ImageInfo};
-pub use render::{render, Plan, Rendered, Rendition};
+pub use render::{output_size, render, Plan, Rendered, Rendition};
 pub use spec::{Filter, Fit, Gravity, OutputSpec};
 
 /// The engine's version, recorded with every output.

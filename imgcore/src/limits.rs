@@ -17,9 +17,13 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest number of frames a file may declare (animated GIF/WebP). Default: 1,000.
     pub max_frames: u32,
-    /// Largest pixel memory the decoder may need, in bytes, computed from the header at the
-    /// chosen decode scale (JPEG shrink-on-load makes big JPEGs cheap; a progressive JPEG also
-    /// needs its full-size coefficient buffer). Default: 1 GiB.
+    /// Largest pixel memory one render may use, in bytes: the decoded image at the chosen
+    /// decode scale, the decoder's whole-image buffers (the coefficients of a progressive or
+    /// multi-scan JPEG, the canvas of a GIF or animated WebP), and the resized outputs. It
+    /// is computed from the header before decoding, and the decoders' own allocations are
+    /// capped by it too (libjpeg's `max_memory_to_use`, `image`'s `max_alloc`). The peak RSS
+    /// of a render stays under this plus the input and a fixed overhead (README, "Memory").
+    /// Default: 1 GiB.
     pub max_decoded_bytes: u64,
 }
 
@@ -34,6 +38,34 @@ impl Default for Limits {
             max_decoded_bytes: 1 << 30,
         }
     }
+}
+
+/// Parse a byte size: a whole number with an optional unit, `K`, `M`, `G` (powers of
+/// 1024; `KiB`, `MiB`, `GiB`, `KB`, `MB`, `GB` and a trailing `B` are read the same way),
+/// e.g. `256M`, `1G`, `1048576`. `None` when it does not parse or overflows.
+///
+/// ```
+/// assert_eq!(imgcore::parse_byte_size("256M"), Some(256 << 20));
+/// assert_eq!(imgcore::parse_byte_size("1 GiB"), Some(1 << 30));
+/// assert_eq!(imgcore::parse_byte_size("12x"), None);
+/// ```
+pub fn parse_byte_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
 }
 
 impl Limits {

@@ -94,8 +94,21 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat> {
 }
 
 fn orientation_from_exif(exif: Option<&[u8]>) -> u8 {
-    exif.and_then(image::metadata::Orientation::from_exif_chunk)
-        .map_or(1, |o| o.to_exif())
+    exif.map_or(1, crate::ifd::exif_orientation)
+}
+
+/// An EXIF block as a TIFF structure: without the `Exif\0\0` prefix that some writers
+/// leave in WebP and PNG chunks, and `None` when it is not a TIFF structure at all.
+fn clean_exif(exif: Vec<u8>) -> Option<Vec<u8>> {
+    let body = crate::ifd::strip_exif_prefix(&exif);
+    if !(body.starts_with(b"II*\0") || body.starts_with(b"MM\0*")) {
+        return None;
+    }
+    Some(if body.len() == exif.len() {
+        exif
+    } else {
+        body.to_vec()
+    })
 }
 
 fn image_limits(limits: &Limits) -> image::Limits {
@@ -170,6 +183,9 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         ImageFormat::Bmp => image::ImageFormat::Bmp,
         other => return Err(Error::Unsupported(format!("{other} input"))),
     };
+    if format == ImageFormat::Png {
+        crate::container::png_check_ihdr(bytes)?;
+    }
     // Dimensions first, from fixed header offsets, so limits hold before any decoder state
     // is built.
     if let Some((w, h)) = crate::container::declared_size(format, bytes) {
@@ -186,7 +202,8 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
             owned.extend_from_slice(&bytes[cut.end..]);
             decoder(Cursor::new(owned), format, fmt, limits)?
         }
-        None => decoder(Cursor::new(bytes), format, fmt, limits)?,
+        None => decoder(Cursor::new(bytes), format, fmt, limits)
+            .map_err(|e| with_tiff_layout(e, format, bytes))?,
     };
     let (sw, sh) = dec.dimensions();
     if sw == 0 || sh == 0 {
@@ -194,8 +211,8 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     }
     limits.check_header(sw, sh, frames)?;
     let icc = dec.icc_profile().ok().flatten().filter(|p| !p.is_empty());
-    let exif = dec.exif_metadata().ok().flatten().filter(|p| !p.is_empty());
-    let orientation = dec.orientation().map_or(1, |o| o.to_exif());
+    let exif = dec.exif_metadata().ok().flatten().and_then(clean_exif);
+    let orientation = orientation_from_exif(exif.as_deref());
     let ct = dec.color_type();
     let (w, h) = oriented(sw, sh, orientation);
     let info = ImageInfo {
@@ -223,6 +240,18 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         exif,
         source: Source::Other(dec),
     })
+}
+
+/// Add the TIFF's layout to an `unsupported` error, so the message says what the file
+/// is (e.g. "JPEG YCbCr, tiled, 3 samples per pixel") rather than only what failed.
+pub(crate) fn with_tiff_layout(e: Error, format: ImageFormat, bytes: &[u8]) -> Error {
+    match (format, e) {
+        (ImageFormat::Tiff, Error::Unsupported(m)) => match crate::ifd::tiff_layout(bytes) {
+            Some(layout) => Error::Unsupported(format!("{m} (this TIFF is {layout})")),
+            None => Error::Unsupported(m),
+        },
+        (_, e) => e,
+    }
 }
 
 pub(crate) fn oriented(w: u32, h: u32, orientation: u8) -> (u32, u32) {

@@ -81,6 +81,9 @@ pub struct Rendition {
     pub mime_type: &'static str,
     /// Encoded size in bytes.
     pub size: usize,
+    /// The spec asked for more than the output format can hold (WebP: 16,383 px per side),
+    /// so the output was fitted within the format's limit, keeping its aspect ratio.
+    pub fitted_to_format: bool,
     /// The encoded file.
     #[serde(skip)]
     pub bytes: Vec<u8>,
@@ -121,11 +124,12 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     }
     let opened = probe::open(bytes, &plan.limits)?;
     let info = opened.info.clone();
-    let geoms: Vec<Geometry> = plan
+    let fitted: Vec<(Geometry, bool)> = plan
         .outputs
         .iter()
-        .map(|s| geometry::compute(info.width, info.height, s))
+        .map(|s| fit_geometry(info.width, info.height, s, s.format.resolve(info.format)))
         .collect();
+    let geoms: Vec<Geometry> = fitted.iter().map(|(g, _)| *g).collect();
 
     let (decoded, shrink) = decode(bytes, opened_parts(opened), &geoms, plan)?;
     let Decoded {
@@ -159,9 +163,18 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
         resize_one(&image, &ctx, &plan.outputs[i], &geoms[i])
     })?;
     drop(image);
-    let embed = Embedded::new(icc.as_deref(), exif.as_deref());
+    // A CMYK profile describes the source's inks, not the RGB pixels made from them: it is
+    // never embedded (the pixels were converted to sRGB at decode).
+    let rgb_icc = icc
+        .as_deref()
+        .filter(|_| info.color_model != crate::ColorModel::Cmyk);
+    let embed = Embedded::new(rgb_icc, exif.as_deref());
     let mut made = largest_first(resized, largest, |i, (img, format)| {
-        encode_one(img, format, &plan.outputs[i], &embed, smallest == Some(i))
+        let r = encode_one(img, format, &plan.outputs[i], &embed, smallest == Some(i));
+        r.map(|(mut rendition, px)| {
+            rendition.fitted_to_format = fitted[i].1;
+            (rendition, px)
+        })
     })?;
     made.sort_by_key(|(i, _)| *i);
     let made: Vec<(Rendition, Option<DynamicImage>)> = made.into_iter().map(|(_, r)| r).collect();
@@ -182,6 +195,8 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
 }
 
 struct Parts<'a> {
+    /// Interlaced storage (PNG Adam7).
+    interlaced: bool,
     stored_width: u32,
     stored_height: u32,
     format: ImageFormat,
@@ -192,6 +207,7 @@ struct Parts<'a> {
 
 fn opened_parts(o: Opened<'_>) -> Parts<'_> {
     Parts {
+        interlaced: o.info.progressive,
         stored_width: o.stored_width,
         stored_height: o.stored_height,
         format: o.info.format,
@@ -201,12 +217,81 @@ fn opened_parts(o: Opened<'_>) -> Parts<'_> {
     }
 }
 
+/// What the `image` decoders hold besides the decoded image (`decoded` bytes), per
+/// format, as measured with the memory tests (README, "Memory"): GIF decodes a frame
+/// of palette indices and an RGBA frame, then composes it into the canvas; WebP
+/// decodes into its own ARGB (lossless) or YUV (lossy) planes before converting; TIFF
+/// assembles strips or tiles into a buffer of its own; Adam7 PNG keeps pass rows.
+fn decoder_buffers(format: ImageFormat, pixels: u64, interlaced: bool, decoded: u64) -> u64 {
+    match format {
+        ImageFormat::Gif => pixels * 5,
+        ImageFormat::WebP => pixels * 4,
+        ImageFormat::Tiff => decoded,
+        ImageFormat::Png if interlaced => decoded,
+        _ => 0,
+    }
+}
+
 struct Decoded {
     image: DynamicImage,
     stored_width: u32,
     stored_height: u32,
     icc: Option<Vec<u8>>,
     exif: Option<Vec<u8>>,
+}
+
+/// The size of the output `spec` makes from a source described by `info`, as [`render`]
+/// makes it (fitted within the output format's limit).
+pub fn output_size(info: &ImageInfo, spec: &OutputSpec) -> (u32, u32) {
+    let format = spec.format.resolve(info.format);
+    fit_geometry(info.width, info.height, spec, format)
+        .0
+        .output_size()
+}
+
+/// The largest side `format` can store.
+fn format_max_side(format: ImageFormat) -> u32 {
+    match format {
+        ImageFormat::WebP => 16_383,
+        _ => crate::spec::MAX_OUTPUT_SIDE,
+    }
+}
+
+/// The geometry of `spec`, fitted within the output format's size limit (keeping the
+/// aspect ratio of the output box); the flag says whether it had to be.
+fn fit_geometry(sw: u32, sh: u32, spec: &OutputSpec, format: ImageFormat) -> (Geometry, bool) {
+    let g = geometry::compute(sw, sh, spec);
+    let (w, h) = g.output_size();
+    let limit = format_max_side(format);
+    if w <= limit && h <= limit {
+        return (g, false);
+    }
+    let f = f64::from(limit) / f64::from(w.max(h));
+    let side = |v: u32| ((f64::from(v) * f).floor() as u32).clamp(1, limit);
+    let smaller = OutputSpec {
+        width: Some(side(w)),
+        height: Some(side(h)),
+        ..spec.clone()
+    };
+    let g = geometry::compute(sw, sh, &smaller);
+    (g, true)
+}
+
+/// Bytes the outputs need on top of the decoded image: every resized output (held until
+/// encoding) at `bytes_per_pixel`, plus the resizer's horizontal-pass buffer for the widest
+/// output (`out_w × decoded_h`). Counted against [`Limits::max_decoded_bytes`] with the
+/// decoder's own buffers, so a huge output box cannot pass where a huge input would not.
+fn working_bytes(geoms: &[Geometry], decoded_height: u32, bytes_per_pixel: u64) -> u64 {
+    let outputs: u64 = geoms
+        .iter()
+        .map(|g| {
+            let (w, h) = g.output_size();
+            u64::from(w) * u64::from(h)
+        })
+        .fold(0u64, u64::saturating_add);
+    let widest = geoms.iter().map(|g| g.width).max().unwrap_or(0);
+    let temp = u64::from(widest) * u64::from(decoded_height);
+    outputs.saturating_add(temp).saturating_mul(bytes_per_pixel)
 }
 
 /// The smallest DCT scale numerator (of 8) whose decode covers `need × margin`.
@@ -220,6 +305,9 @@ pub(crate) fn choose_jpeg_scale(need: f64, margin: f64) -> u8 {
 
 fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result<(Decoded, u8)> {
     let limits = &plan.limits;
+    let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
+    let (format, interlaced) = (p.format, p.interlaced);
+    let decoded_extra = |decoded: u64| decoder_buffers(format, pixels, interlaced, decoded);
     let (image, shrink) = match p.source {
         Source::Jpeg(hdr) => {
             let need = geoms.iter().map(Geometry::scale).fold(0.0f64, f64::max);
@@ -228,28 +316,52 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
             } else {
                 8
             };
+            let (_, dh) = crate::jpeg::scaled_size(hdr.width, hdr.height, u32::from(num));
             Limits::check(
                 "decoded bytes",
-                hdr.decode_bytes(u32::from(num)),
+                hdr.decode_bytes(u32::from(num))
+                    .saturating_add(working_bytes(geoms, dh, 4)),
                 limits.max_decoded_bytes,
             )?;
-            (crate::jpeg::decode(bytes, &hdr, num)?, 8 / num)
+            (
+                crate::jpeg::decode(bytes, &hdr, num, limits.max_decoded_bytes)?,
+                8 / num,
+            )
         }
         Source::Other(dec) => {
             let ct = dec.color_type();
+            let bytes_per_sample = u64::from(ct.bytes_per_pixel() / ct.channel_count());
             let need = u64::from(p.stored_width)
                 * u64::from(p.stored_height)
                 * u64::from(ct.bytes_per_pixel());
-            Limits::check("decoded bytes", need, limits.max_decoded_bytes)?;
+            let frame_buffer = decoded_extra(need);
+            Limits::check(
+                "decoded bytes",
+                need.saturating_add(frame_buffer)
+                    .saturating_add(working_bytes(
+                        geoms,
+                        p.stored_height,
+                        (4 * bytes_per_sample).max(4),
+                    )),
+                limits.max_decoded_bytes,
+            )?;
             let format = p.format;
             let img = crate::jpeg::guarded(format, false, || {
-                DynamicImage::from_decoder(dec).map_err(|e| Error::from_image(format, e))
+                DynamicImage::from_decoder(dec).map_err(|e| {
+                    probe::with_tiff_layout(Error::from_image(format, e), format, bytes)
+                })
             })?;
-            let img = match img {
+            let mut img = match img {
                 DynamicImage::ImageRgb32F(_) => DynamicImage::ImageRgb16(img.to_rgb16()),
                 DynamicImage::ImageRgba32F(_) => DynamicImage::ImageRgba16(img.to_rgba16()),
                 other => other,
             };
+            if format == ImageFormat::Tiff
+                && img.color().has_alpha()
+                && crate::ifd::tiff_extra_samples(bytes) == Some(1)
+            {
+                crate::color::unpremultiply(&mut img);
+            }
             (img, 1)
         }
     };
@@ -303,16 +415,16 @@ impl<'a> Embedded<'a> {
     fn new(icc: Option<&'a [u8]>, exif: Option<&[u8]>) -> Self {
         let exif = exif.map(|e| {
             let mut clean = e.to_vec();
-            let _ = image::metadata::Orientation::remove_from_exif_chunk(&mut clean);
+            crate::ifd::reset_exif_orientation(&mut clean);
             clean
         });
         Embedded { icc, exif }
     }
 
-    fn for_spec(&self, spec: &OutputSpec) -> Embed<'_> {
+    fn for_spec(&self, spec: &OutputSpec, format: ImageFormat) -> Embed<'_> {
         if spec.keep_metadata {
             Embed {
-                icc: self.icc,
+                icc: self.icc.filter(|_| encode::carries_icc(format)),
                 exif: self.exif.as_deref(),
             }
         } else {
@@ -390,12 +502,16 @@ fn resize_one(
             img.apply_orientation(o);
         }
     }
-    if !spec.keep_metadata {
+    let format = spec.format.resolve(ctx.input_format);
+    // Pixels stay in the source's space only when the profile goes with them: `keep` on a
+    // format that can carry an ICC profile. AVIF output (no ICC in this encoder's
+    // container) is converted to sRGB even with `keep`.
+    let profile_travels = spec.keep_metadata && crate::encode::carries_icc(format);
+    if !profile_travels {
         if let Some(t) = ctx.to_srgb {
             t.apply(&mut img);
         }
     }
-    let format = spec.format.resolve(ctx.input_format);
     let img = match g.pad {
         Some(p) => crate::thumb::pad(&img, p, format != ImageFormat::Jpeg),
         None => img,
@@ -413,7 +529,7 @@ fn encode_one(
 ) -> Result<(Rendition, Option<DynamicImage>)> {
     let (w, h) = (img.width(), img.height());
     let kept = keep_pixels.then(|| img.clone());
-    let bytes = encode::encode(img, format, spec, &embed.for_spec(spec))?;
+    let bytes = encode::encode(img, format, spec, &embed.for_spec(spec, format))?;
     Ok((
         Rendition {
             spec: spec.to_spec_string(),
@@ -422,6 +538,7 @@ fn encode_one(
             format,
             mime_type: format.mime_type(),
             size: bytes.len(),
+            fitted_to_format: false,
             bytes,
         },
         kept,

@@ -29,6 +29,15 @@ use crate::format::OutputFormat;
 use crate::{Error, Result};
 use serde::Serialize;
 
+/// The largest width or height an output box may ask for: 65,535 (JPEG's limit, and the
+/// default input limit). Checked in [`OutputSpec::validate`].
+pub const MAX_OUTPUT_SIDE: u32 = 65_535;
+
+/// The largest area an output box may ask for, in pixels: 100,000,000 (100 MP, at most
+/// 800 MB for a 16-bit RGBA canvas). Checked in [`OutputSpec::validate`]; an `inside` box
+/// given by one side is checked once the source size is known, against the same figure.
+pub const MAX_OUTPUT_PIXELS: u64 = 100_000_000;
+
 /// How the image is fitted into the requested box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -250,12 +259,29 @@ impl OutputSpec {
         })
     }
 
-    /// Check the values make sense.
+    /// Check the values make sense, and that the box is within [`MAX_OUTPUT_SIDE`] and
+    /// [`MAX_OUTPUT_PIXELS`].
     pub fn validate(&self) -> Result<()> {
         if self.width == Some(0) || self.height == Some(0) {
             return Err(Error::InvalidSpec(
                 "width and height must be at least 1".into(),
             ));
+        }
+        for side in [self.width, self.height].into_iter().flatten() {
+            if side > MAX_OUTPUT_SIDE {
+                return Err(Error::InvalidSpec(format!(
+                    "an output side of {side} px is larger than the maximum, {MAX_OUTPUT_SIDE}"
+                )));
+            }
+        }
+        if let (Some(w), Some(h)) = (self.width, self.height) {
+            let area = u64::from(w) * u64::from(h);
+            if area > MAX_OUTPUT_PIXELS {
+                return Err(Error::InvalidSpec(format!(
+                    "an output box of {w}x{h} ({area} pixels) is larger than the maximum, \
+                     {MAX_OUTPUT_PIXELS} pixels"
+                )));
+            }
         }
         if let Some(q) = self.quality {
             if !(1..=100).contains(&q) {

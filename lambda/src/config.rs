@@ -68,6 +68,10 @@ impl Config {
         let spec = get("RENDITIONS").unwrap_or_else(|| "1600,800,200,webp,q80".into());
         let mut plan = Plan::parse(&spec).map_err(|e| format!("RENDITIONS={spec}: {e}"))?;
         plan.limits.max_pixels = num("MAX_PIXELS", plan.limits.max_pixels)?;
+        if let Some(v) = get("MAX_MEMORY") {
+            plan.limits.max_decoded_bytes = imgcore::parse_byte_size(&v)
+                .ok_or_else(|| format!("MAX_MEMORY={v} is not a size (e.g. 256M, 1G)"))?;
+        }
         let max_object_bytes = num("MAX_OBJECT_BYTES", 64 << 20)?;
         plan.limits.max_input_bytes = max_object_bytes;
         let labels: Vec<String> = plan.outputs.iter().map(label).collect();
