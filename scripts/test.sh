@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 MOTO_VERSION=5.2.5
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
+# The differential suite's reference and metric (tests/differential).
+PY_DIFF="Pillow==13.0.0 numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 pytest==9.2.0"
+VIPS_SERIES=8.14 # Debian 12's libvips-tools; the reference the suite's floors were set with
 VENV=.venv-test
 
 source scripts/ensure-build-tools.sh
@@ -16,14 +19,26 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || {
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
 }
 
-stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION"
+stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION-$(echo "$PY_DIFF" | tr ' =' '_-')"
 if [ ! -f "$stamp" ]; then
-  echo "==> installing moto[server]==$MOTO_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION cfn-lint==$CFN_LINT_VERSION into $VENV"
+  echo "==> installing moto[server]==$MOTO_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION cfn-lint==$CFN_LINT_VERSION $PY_DIFF into $VENV"
   python3 -m venv "$VENV"
+  # shellcheck disable=SC2086
   "$VENV/bin/pip" install -q --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+    "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION" $PY_DIFF
   touch "$stamp"
 fi
+if ! command -v vipsthumbnail >/dev/null; then
+  echo "==> installing libvips-tools (Debian)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libvips-tools >/dev/null
+fi
+case "$(vips --version)" in
+  "vips-$VIPS_SERIES".*) ;;
+  *) echo "the differential suite's floors were set with libvips $VIPS_SERIES; found $(vips --version)" >&2; exit 1 ;;
+esac
+bash scripts/corpus.sh
 export PATH="$PWD/$VENV/bin:$PATH"
 
 # Build everything once (one profile for all tests), before the server starts.
@@ -37,6 +52,10 @@ source scripts/moto.sh
 
 echo "==> cargo test"
 cargo test --workspace --locked
+
+echo "==> differential suite: imgtool against libvips and Pillow on the real-world corpus"
+IMGTOOL_BIN="$PWD/target/debug/imgtool" "$VENV/bin/python" -m pytest tests/differential \
+  -q -p no:cacheprovider
 
 if [ -f template.yaml ]; then
   echo "==> cfn-lint template.yaml"

@@ -484,3 +484,97 @@ fn info_json() {
     assert_eq!(v[0]["info"]["frames"], 3);
     assert_eq!(v[0]["info"]["format"], "gif");
 }
+
+#[test]
+fn written_files_are_readable_like_any_file_the_user_writes() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    // Under umask 022 (set for the child only, through the shell) outputs are 0644; under
+    // 077 they are 0600: the mode comes from the umask, not from the temporary file.
+    for (umask, want) in [("022", 0o644), ("077", 0o600)] {
+        let dir = out.path().join(umask);
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask {umask} && exec \"$0\" resize \"$1\" --out \"$2\" --width 20 --quiet"
+            ))
+            .arg(env!("CARGO_BIN_EXE_imgtool"))
+            .arg(fixtures().join("photo.jpg"))
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let file = walk(&dir).into_iter().find(|p| p.is_file()).unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, want, "umask {umask}: {}", file.display());
+    }
+}
+
+#[test]
+fn a_panic_in_one_file_fails_that_file_and_the_batch_goes_on() {
+    let out = tempfile::tempdir().unwrap();
+    let st = imgtool()
+        .env("IMGTOOL_TEST_PANIC_ON", "gray.png")
+        .arg("resize")
+        .arg(fixtures().join("photo.jpg"))
+        .arg(fixtures().join("gray.png"))
+        .arg(fixtures().join("rgba.png"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--width", "20", "--json", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let inputs = report["inputs"].as_array().unwrap();
+    let by_name = |n: &str| {
+        inputs
+            .iter()
+            .find(|i| i["input"].as_str().unwrap().ends_with(n))
+            .unwrap()
+    };
+    assert_eq!(by_name("gray.png")["status"], "failed");
+    assert_eq!(by_name("gray.png")["error_kind"], "internal");
+    assert_eq!(by_name("photo.jpg")["status"], "done");
+    assert_eq!(by_name("rgba.png")["status"], "done");
+    assert_eq!(report["summary"]["succeeded"], 2);
+}
+
+#[test]
+fn limits_from_the_command_line() {
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        imgtool()
+            .arg("resize")
+            .arg(fixtures().join("photo.jpg"))
+            .arg("--out")
+            .arg(out.path())
+            .args(["--width", "20", "--json", "--quiet", "--force"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let st = run(&["--max-pixels", "100"]);
+    assert_eq!(st.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(report["inputs"][0]["error_kind"], "limit_exceeded");
+    assert!(report["inputs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("pixels"));
+    let st = run(&["--max-memory", "1K"]);
+    assert_eq!(st.status.code(), Some(1));
+    let st = run(&["--max-memory", "64M", "--max-pixels", "1000000000"]);
+    assert_eq!(
+        st.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let st = run(&["--max-memory", "lots"]);
+    assert_eq!(st.status.code(), Some(2));
+}

@@ -213,6 +213,15 @@ pub(crate) fn tiff_layout(file: &[u8]) -> Option<String> {
     ))
 }
 
+/// Why the `image` TIFF decoder cannot read this file, when that is known from its tags
+/// before decoding (its tiled reader fails on separate colour planes).
+pub(crate) fn tiff_unreadable(file: &[u8]) -> Option<&'static str> {
+    let t = Tiff::new(file)?;
+    let planar = t.uint(284) == Some(2);
+    let tiled = t.find(322).is_some();
+    (planar && tiled).then_some("tiled TIFF with separate colour planes (PlanarConfiguration 2)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,6 +186,13 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     if format == ImageFormat::Png {
         crate::container::png_check_ihdr(bytes)?;
     }
+    if format == ImageFormat::Tiff {
+        if let Some(why) = crate::ifd::tiff_unreadable(bytes) {
+            return Err(Error::Unsupported(format!(
+                "{why} is not decoded by this build"
+            )));
+        }
+    }
     // Dimensions first, from fixed header offsets, so limits hold before any decoder state
     // is built.
     if let Some((w, h)) = crate::container::declared_size(format, bytes) {

@@ -202,6 +202,22 @@ mod tests {
     }
 
     #[test]
+    fn memory_and_pixel_limits_from_the_environment() {
+        let c = cfg(&[("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(c.plan.limits.max_decoded_bytes, 1 << 30);
+        let c = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("MAX_MEMORY", "256M"),
+            ("MAX_PIXELS", "50000000"),
+        ])
+        .unwrap();
+        assert_eq!(c.plan.limits.max_decoded_bytes, 256 << 20);
+        assert_eq!(c.plan.limits.max_pixels, 50_000_000);
+        let e = cfg(&[("TABLE_NAME", "t"), ("MAX_MEMORY", "a lot")]).unwrap_err();
+        assert!(e.contains("MAX_MEMORY"), "{e}");
+    }
+
+    #[test]
     fn own_outputs_are_recognised() {
         let c = cfg(&[("TABLE_NAME", "t")]).unwrap();
         assert!(c.is_own_output("b", "renditions/x.jpg/800.webp"));

@@ -244,3 +244,16 @@ fn fuzz_findings_stay_fixed() {
     let sizes: Vec<_> = r.renditions.iter().map(|x| (x.width, x.height)).collect();
     assert_eq!(sizes, [(22, 64), (22, 106)]);
 }
+
+#[test]
+fn a_png_signature_before_garbage_is_corrupt_not_a_huge_image() {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..64u8).map(|i| i.wrapping_mul(97).wrapping_add(13)));
+    let err = imgcore::probe(&bytes).unwrap_err();
+    assert_eq!(err.kind(), imgcore::ErrorKind::Corrupt, "{err}");
+    // A real IHDR with a broken CRC is corrupt too, whatever size it claims.
+    let mut png = crate::fixture("rgba.png");
+    png[29] ^= 0xFF;
+    let err = imgcore::probe(&png).unwrap_err();
+    assert_eq!(err.kind(), imgcore::ErrorKind::Corrupt, "{err}");
+}

@@ -76,3 +76,55 @@ fn average_colour_and_thumbhash() {
         .unwrap();
     assert!((5..=40).contains(&hash.len()));
 }
+
+#[test]
+fn keep_embeds_the_profile_in_webp_and_png_and_converts_avif() {
+    let bytes = fixture("display-p3-red.jpg");
+    let plan = imgcore::Plan::parse("16,webp,keep;16,png,keep;16,webp").unwrap();
+    let r = imgcore::render(&bytes, &plan).unwrap();
+    for (i, kept) in [(0, true), (1, true), (2, false)] {
+        let out = &r.renditions[i];
+        let profile = imgcore::probe(&out.bytes).unwrap().icc_profile;
+        let want_profile = kept.then_some("Display P3");
+        assert_eq!(profile.as_deref(), want_profile, "{}", out.spec);
+        let img = image::load_from_memory(&out.bytes).unwrap();
+        let got = rgb_at(&img, 8, 8);
+        // With the profile, the pixels stay in P3 (234, 51, 35); without, sRGB red.
+        let want = if kept { [234, 51, 35] } else { [255, 0, 0] };
+        assert!(close(got, want, 14), "{}: {got:?}", out.spec);
+    }
+    // AVIF cannot carry the profile: with `keep` it is converted to sRGB, the same file as
+    // without `keep`.
+    let avif = imgcore::Plan::parse("16,avif,keep,speed10;16,avif,speed10").unwrap();
+    let r = imgcore::render(&bytes, &avif).unwrap();
+    assert_eq!(r.renditions[0].bytes, r.renditions[1].bytes);
+}
+
+#[test]
+fn a_cmyk_profile_is_never_embedded_in_an_rgb_output() {
+    // The CMYK fixture with a (made-up but parseable) CMYK profile spliced in as APP2.
+    let mut bytes = fixture("cmyk-adobe.jpg");
+    let icc = cmyk_icc();
+    let mut app2 = vec![0xFF, 0xE2];
+    app2.extend(u16::try_from(2 + 14 + icc.len()).unwrap().to_be_bytes());
+    app2.extend(b"ICC_PROFILE\0\x01\x01");
+    app2.extend(&icc);
+    bytes.splice(2..2, app2);
+    let r = imgcore::render(&bytes, &imgcore::Plan::parse("16,jpeg,keep").unwrap()).unwrap();
+    let out = imgcore::probe(&r.renditions[0].bytes).unwrap();
+    assert_eq!(out.color_model, imgcore::ColorModel::Rgb);
+    assert_eq!(out.icc_profile, None);
+}
+
+/// A minimal ICC header that says "CMYK data, Lab PCS" (no tags): enough for the
+/// engine to know the profile's colour space.
+fn cmyk_icc() -> Vec<u8> {
+    let mut p = vec![0u8; 132];
+    p[0..4].copy_from_slice(&132u32.to_be_bytes());
+    p[8] = 2; // version 2
+    p[12..16].copy_from_slice(b"prtr");
+    p[16..20].copy_from_slice(b"CMYK");
+    p[20..24].copy_from_slice(b"Lab ");
+    p[36..40].copy_from_slice(b"acsp");
+    p
+}
