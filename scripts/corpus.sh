@@ -22,7 +22,7 @@ if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 rm -rf "$OUT"
-mkdir -p "$OUT"/{photos,jpeg,png,tiff,webp,gif,bmp}
+mkdir -p "$OUT"/{photos,jpeg,png,tiff,webp,gif,bmp,icc}
 cd "$WORK"
 echo "==> fetching the differential corpus into $OUT"
 
@@ -42,7 +42,7 @@ done
 # --- Debian binary packages -------------------------------------------------------------
 $SUDO apt-get update -qq
 apt-get -o APT::Sandbox::User=root download -qq lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 golang-1.19-src \
-  golang-golang-x-image-dev libjxl-testdata >/dev/null
+  golang-golang-x-image-dev libjxl-testdata libgs-common >/dev/null
 x() { dpkg-deb --fsys-tarfile "$1"_*.deb | tar x --wildcards "${@:2}"; }
 B=./usr/share/backgrounds
 x lomiri-wallpapers-20.04 "$B/Kleiber_by_Lukas_Baubkus.jpg"
@@ -73,6 +73,9 @@ x libjxl-testdata "$J/external/wide-gamut-tests/P3-sRGB-color-ring.png" \
   "$J/external/wide-gamut-tests/R2020-sRGB-color-ring.png" "$J/jxl/hdr_room.png"
 cp "$J/external/wide-gamut-tests/P3-sRGB-color-ring.png" \
   "$J/external/wide-gamut-tests/R2020-sRGB-color-ring.png" "$J/jxl/hdr_room.png" "$OUT/png/"
+
+x libgs-common ./usr/share/color/icc/ghostscript/default_cmyk.icc  # a CMYK (SWOP) profile
+cp ./usr/share/color/icc/ghostscript/default_cmyk.icc "$OUT/icc/"
 
 # --- Debian source package (a private deb-src list; the system's apt set-up is untouched) --
 mkdir -p apt/lists/partial apt/cache/archives/partial

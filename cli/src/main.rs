@@ -374,6 +374,7 @@ fn process(job: &Job, input: &Input, stem: &str) -> InputReport {
                         height: *h,
                         format: f.name(),
                         bytes: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                        fitted_to_format: false,
                     })
                     .collect();
                 return InputReport {
@@ -415,6 +416,7 @@ fn process(job: &Job, input: &Input, stem: &str) -> InputReport {
             height: r.height,
             format: r.format.name(),
             bytes: r.size as u64,
+            fitted_to_format: r.fitted_to_format,
         });
     }
     InputReport {

@@ -16,6 +16,9 @@ pub struct OutputFile {
     pub format: &'static str,
     /// Size in bytes.
     pub bytes: u64,
+    /// The spec asked for more than the format can hold (WebP: 16,383 px a side), so the
+    /// output was fitted within the format's limit.
+    pub fitted_to_format: bool,
 }
 
 /// What happened to one input.

@@ -4,6 +4,10 @@
 //! reference); this program writes the images and a CSV of timings.
 //!
 //! `cargo run --release -p imgcore --example shrink_rule -- OUT_DIR PHOTO...`
+//!
+//! With `--workloads W1.jpg W2.jpg` instead of photos, it prints the median CPU time of the
+//! benchmark workloads' plans (W1: 720 px JPEG q80; W2: 1600/800/200 px JPEG q80) under
+//! each margin, in process, as a before/after of the rule.
 
 use imgcore::{OutputFormat, OutputSpec, Plan};
 use std::path::{Path, PathBuf};
@@ -16,9 +20,45 @@ fn cpu_seconds() -> f64 {
     t(u.ru_utime) + t(u.ru_stime)
 }
 
+fn median_cpu_ms(bytes: &[u8], plan: &Plan, rounds: usize) -> (f64, u8) {
+    let _ = imgcore::render(bytes, plan).unwrap();
+    let mut times = Vec::new();
+    let mut shrink = 0;
+    for _ in 0..rounds {
+        let t0 = cpu_seconds();
+        shrink = imgcore::render(bytes, plan).unwrap().decode_shrink;
+        times.push(cpu_seconds() - t0);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[rounds / 2] * 1000.0, shrink)
+}
+
+fn workloads(w1: &Path, w2: &Path) {
+    println!("| workload | margin | decode scale | CPU ms (median of 15) |\n|---|---|---|---|");
+    for (name, path, spec) in [
+        ("W1", w1, "720,jpeg,q80"),
+        ("W2", w2, "1600,800,200,jpeg,q80"),
+    ] {
+        let bytes = std::fs::read(path).unwrap();
+        for margin in [1.0, 1.5, 2.0] {
+            let mut plan = Plan::parse(spec).unwrap();
+            plan.thumbhash = false;
+            plan.shrink_margin = margin;
+            let (ms, shrink) = median_cpu_ms(&bytes, &plan, 15);
+            println!("| {name} | {margin} | 1/{shrink} | {ms:.1} |");
+        }
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().expect("OUT_DIR"));
+    let first = args.next().expect("OUT_DIR or --workloads");
+    if first == "--workloads" {
+        let w1 = PathBuf::from(args.next().expect("W1.jpg"));
+        let w2 = PathBuf::from(args.next().expect("W2.jpg"));
+        return workloads(&w1, &w2);
+    }
+    let out = PathBuf::from(first);
     let photos: Vec<PathBuf> = args.map(PathBuf::from).collect();
     std::fs::create_dir_all(&out).unwrap();
     let margins: [(&str, Option<f64>); 5] = [

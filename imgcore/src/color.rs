@@ -32,6 +32,8 @@ pub(crate) fn cmyk_profile_to_srgb(cmyk: &[u8], icc: &[u8], inverted: bool) -> O
     if src.color_space != DataColorSpace::Cmyk {
         return None;
     }
+    // moxcms renders a LUT-based CMYK profile through its colorimetric table (A2B1), as
+    // LittleCMS does at relative colorimetric intent (libvips's default intent).
     let t = src
         .create_transform_8bit(
             Layout::Rgba,

@@ -59,6 +59,20 @@ pub(crate) fn carries_icc(format: ImageFormat) -> bool {
     )
 }
 
+/// Whether the output of `img` as `format` is a grey image (JPEG and PNG keep grey
+/// without alpha as grey; PNG keeps grey+alpha too; WebP and AVIF are always RGB).
+pub(crate) fn writes_gray(img: &DynamicImage, format: ImageFormat) -> bool {
+    use DynamicImage as D;
+    match format {
+        ImageFormat::Jpeg => matches!(img, D::ImageLuma8(_) | D::ImageLuma16(_)),
+        ImageFormat::Png => matches!(
+            img,
+            D::ImageLuma8(_) | D::ImageLuma16(_) | D::ImageLumaA8(_) | D::ImageLumaA16(_)
+        ),
+        _ => false,
+    }
+}
+
 /// Rebuild a simple WebP file (`VP8 `, `VP8L`, or `VP8X` + `ALPH` + `VP8 `, as libwebp's
 /// simple encoder writes it) as an extended one carrying an ICC profile and/or EXIF, per
 /// the WebP container specification: `VP8X` with the ICC/EXIF/alpha flags and the canvas

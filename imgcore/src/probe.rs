@@ -219,7 +219,13 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     limits.check_header(sw, sh, frames)?;
     let icc = dec.icc_profile().ok().flatten().filter(|p| !p.is_empty());
     let exif = dec.exif_metadata().ok().flatten().and_then(clean_exif);
-    let orientation = orientation_from_exif(exif.as_deref());
+    // A TIFF keeps Orientation in its own first IFD (the `image` TIFF decoder reports no
+    // EXIF block); every other format in its EXIF block.
+    let orientation = if format == ImageFormat::Tiff {
+        crate::ifd::exif_orientation(bytes)
+    } else {
+        orientation_from_exif(exif.as_deref())
+    };
     let ct = dec.color_type();
     let (w, h) = oriented(sw, sh, orientation);
     let info = ImageInfo {

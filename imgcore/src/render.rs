@@ -132,6 +132,18 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
         .map(|s| fit_geometry(info.width, info.height, s, s.format.resolve(info.format)))
         .collect();
     let geoms: Vec<Geometry> = fitted.iter().map(|(g, _)| *g).collect();
+    for (g, s) in geoms.iter().zip(&plan.outputs) {
+        let (w, h) = g.output_size();
+        let area = u64::from(w) * u64::from(h);
+        if area > crate::spec::MAX_OUTPUT_PIXELS {
+            return Err(Error::InvalidSpec(format!(
+                "`{}` makes a {w}x{h} output from this source ({area} pixels), more than \
+                 the maximum, {} pixels",
+                s.to_spec_string(),
+                crate::spec::MAX_OUTPUT_PIXELS
+            )));
+        }
+    }
 
     let (decoded, shrink) = decode(bytes, opened_parts(opened), &geoms, plan)?;
     let Decoded {
@@ -165,12 +177,7 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
         resize_one(&image, &ctx, &plan.outputs[i], &geoms[i])
     })?;
     drop(image);
-    // A CMYK profile describes the source's inks, not the RGB pixels made from them: it is
-    // never embedded (the pixels were converted to sRGB at decode).
-    let rgb_icc = icc
-        .as_deref()
-        .filter(|_| info.color_model != crate::ColorModel::Cmyk);
-    let embed = Embedded::new(rgb_icc, exif.as_deref());
+    let embed = Embedded::new(icc.as_deref(), exif.as_deref());
     let mut made = largest_first(resized, largest, |i, (img, format)| {
         let r = encode_one(img, format, &plan.outputs[i], &embed, smallest == Some(i));
         r.map(|(mut rendition, px)| {
@@ -199,6 +206,8 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
 struct Parts<'a> {
     /// Interlaced storage (PNG Adam7).
     interlaced: bool,
+    /// EXIF orientation 5-8: stored axes are the displayed ones swapped.
+    swaps_axes: bool,
     stored_width: u32,
     stored_height: u32,
     format: ImageFormat,
@@ -210,6 +219,7 @@ struct Parts<'a> {
 fn opened_parts(o: Opened<'_>) -> Parts<'_> {
     Parts {
         interlaced: o.info.progressive,
+        swaps_axes: geometry::swaps_axes(o.info.orientation),
         stored_width: o.stored_width,
         stored_height: o.stored_height,
         format: o.info.format,
@@ -255,6 +265,7 @@ pub fn output_size(info: &ImageInfo, spec: &OutputSpec) -> (u32, u32) {
 fn format_max_side(format: ImageFormat) -> u32 {
     match format {
         ImageFormat::WebP => 16_383,
+        ImageFormat::Jpeg => 65_500, // libjpeg's JPEG_MAX_DIMENSION
         _ => crate::spec::MAX_OUTPUT_SIDE,
     }
 }
@@ -283,7 +294,12 @@ fn fit_geometry(sw: u32, sh: u32, spec: &OutputSpec, format: ImageFormat) -> (Ge
 /// encoding) at `bytes_per_pixel`, plus the resizer's horizontal-pass buffer for the widest
 /// output (`out_w × decoded_h`). Counted against [`Limits::max_decoded_bytes`] with the
 /// decoder's own buffers, so a huge output box cannot pass where a huge input would not.
-fn working_bytes(geoms: &[Geometry], decoded_height: u32, bytes_per_pixel: u64) -> u64 {
+fn working_bytes(
+    geoms: &[Geometry],
+    swaps_axes: bool,
+    decoded_height: u32,
+    bytes_per_pixel: u64,
+) -> u64 {
     let outputs: u64 = geoms
         .iter()
         .map(|g| {
@@ -291,7 +307,13 @@ fn working_bytes(geoms: &[Geometry], decoded_height: u32, bytes_per_pixel: u64) 
             u64::from(w) * u64::from(h)
         })
         .fold(0u64, u64::saturating_add);
-    let widest = geoms.iter().map(|g| g.width).max().unwrap_or(0);
+    // The horizontal pass runs in stored orientation: for orientations 5-8 it is the
+    // output's height wide.
+    let widest = geoms
+        .iter()
+        .map(|g| if swaps_axes { g.height } else { g.width })
+        .max()
+        .unwrap_or(0);
     let temp = u64::from(widest) * u64::from(decoded_height);
     outputs.saturating_add(temp).saturating_mul(bytes_per_pixel)
 }
@@ -308,7 +330,7 @@ pub(crate) fn choose_jpeg_scale(need: f64, margin: f64) -> u8 {
 fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result<(Decoded, u8)> {
     let limits = &plan.limits;
     let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
-    let (format, interlaced) = (p.format, p.interlaced);
+    let (format, interlaced, swaps) = (p.format, p.interlaced, p.swaps_axes);
     let decoded_extra = |decoded: u64| decoder_buffers(format, pixels, interlaced, decoded);
     let (image, shrink) = match p.source {
         Source::Jpeg(hdr) => {
@@ -322,7 +344,7 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
             Limits::check(
                 "decoded bytes",
                 hdr.decode_bytes(u32::from(num))
-                    .saturating_add(working_bytes(geoms, dh, 4)),
+                    .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4)),
                 limits.max_decoded_bytes,
             )?;
             (
@@ -342,6 +364,7 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
                 need.saturating_add(frame_buffer)
                     .saturating_add(working_bytes(
                         geoms,
+                        swaps,
                         p.stored_height,
                         (4 * bytes_per_sample).max(4),
                     )),
@@ -423,10 +446,21 @@ impl<'a> Embedded<'a> {
         Embedded { icc, exif }
     }
 
-    fn for_spec(&self, spec: &OutputSpec, format: ImageFormat) -> Embed<'_> {
+    /// What `spec` embeds in an output of `format` whose pixels are `gray` or RGB. A profile
+    /// goes only where its colour space matches the pixels: a CMYK profile describes the
+    /// source's inks, not the RGB made from them, and a grey profile cannot describe RGB.
+    fn for_spec(&self, spec: &OutputSpec, format: ImageFormat, gray: bool) -> Embed<'_> {
         if spec.keep_metadata {
+            let fits = |icc: &&[u8]| match icc.get(16..20) {
+                Some(b"RGB ") => !gray,
+                Some(b"GRAY") => gray,
+                _ => false,
+            };
             Embed {
-                icc: self.icc.filter(|_| encode::carries_icc(format)),
+                icc: self
+                    .icc
+                    .filter(|_| encode::carries_icc(format))
+                    .filter(fits),
                 exif: self.exif.as_deref(),
             }
         } else {
@@ -531,7 +565,8 @@ fn encode_one(
 ) -> Result<(Rendition, Option<DynamicImage>)> {
     let (w, h) = (img.width(), img.height());
     let kept = keep_pixels.then(|| img.clone());
-    let bytes = encode::encode(img, format, spec, &embed.for_spec(spec, format))?;
+    let gray = encode::writes_gray(&img, format);
+    let bytes = encode::encode(img, format, spec, &embed.for_spec(spec, format, gray))?;
     Ok((
         Rendition {
             spec: spec.to_spec_string(),

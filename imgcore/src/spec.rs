@@ -29,8 +29,9 @@ use crate::format::OutputFormat;
 use crate::{Error, Result};
 use serde::Serialize;
 
-/// The largest width or height an output box may ask for: 65,535 (JPEG's limit, and the
-/// default input limit). Checked in [`OutputSpec::validate`].
+/// The largest width or height an output box may ask for: 65,535 (the default input
+/// limit). Checked in [`OutputSpec::validate`]; a format that holds less (JPEG 65,500,
+/// WebP 16,383) gets the output fitted within its own limit.
 pub const MAX_OUTPUT_SIDE: u32 = 65_535;
 
 /// The largest area an output box may ask for, in pixels: 100,000,000 (100 MP, at most

@@ -94,8 +94,9 @@ def run_vips(src: Path, out_dir: Path, box: int = BOX) -> Thumb:
         return Thumb(out, im.size)
 
 
-def run_pillow(src: Path, out_dir: Path, size: tuple[int, int]) -> Thumb:
-    """Pillow + LittleCMS at exactly `size` (imgtool's output size)."""
+def run_pillow(src: Path, out_dir: Path, size: tuple[int, int], intent: int = 0) -> Thumb:
+    """Pillow + LittleCMS at exactly `size` (imgtool's output size); `intent` is the ICC
+    rendering intent (0 perceptual, Pillow's default; 1 relative colorimetric)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "pillow.png"
     with Image.open(src) as im:
@@ -107,7 +108,7 @@ def run_pillow(src: Path, out_dir: Path, size: tuple[int, int]) -> Thumb:
             src_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             mode = {"RGBA": "RGBA", "CMYK": "RGB"}.get(im.mode, "RGB")
             im = ImageCms.profileToProfile(im, src_profile, ImageCms.createProfile("sRGB"),
-                                           outputMode=mode)
+                                           renderingIntent=intent, outputMode=mode)
         if im.mode in ("I;16", "I;16B", "I;16L", "I"):
             grey = np.asarray(im, dtype=np.float64) / 257.0
             im = Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8), "L")

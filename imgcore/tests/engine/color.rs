@@ -111,9 +111,23 @@ fn a_cmyk_profile_is_never_embedded_in_an_rgb_output() {
     app2.extend(&icc);
     bytes.splice(2..2, app2);
     let r = imgcore::render(&bytes, &imgcore::Plan::parse("16,jpeg,keep").unwrap()).unwrap();
-    let out = imgcore::probe(&r.renditions[0].bytes).unwrap();
-    assert_eq!(out.color_model, imgcore::ColorModel::Rgb);
-    assert_eq!(out.icc_profile, None);
+    let out = &r.renditions[0].bytes;
+    assert_eq!(
+        imgcore::probe(out).unwrap().color_model,
+        imgcore::ColorModel::Rgb
+    );
+    let has_icc = out.windows(12).any(|w| w == b"ICC_PROFILE\0");
+    assert!(!has_icc, "a CMYK profile was embedded in an RGB JPEG");
+    // The same check finds an RGB profile that is kept: it can fail.
+    let p3 = imgcore::render(
+        &fixture("display-p3-red.jpg"),
+        &imgcore::Plan::parse("16,jpeg,keep").unwrap(),
+    )
+    .unwrap();
+    assert!(p3.renditions[0]
+        .bytes
+        .windows(12)
+        .any(|w| w == b"ICC_PROFILE\0"));
 }
 
 /// A minimal ICC header that says "CMYK data, Lab PCS" (no tags): enough for the

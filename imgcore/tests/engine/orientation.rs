@@ -79,3 +79,31 @@ fn resized_orientation_keeps_displayed_aspect() {
         assert!(close(rgb_at(&img, 20, 12), YELLOW, 50), "orientation {o}");
     }
 }
+
+#[test]
+fn a_tiff_is_turned_by_its_own_orientation_tag() {
+    // 4x2, left half red, right half blue, stored with Orientation 6 (turn 90° clockwise):
+    // displayed 2x4, red on top.
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut enc = tiff::encoder::TiffEncoder::new(&mut buf).unwrap();
+        let mut img = enc
+            .new_image::<tiff::encoder::colortype::RGB8>(4, 2)
+            .unwrap();
+        img.encoder()
+            .write_tag(tiff::tags::Tag::Orientation, 6u16)
+            .unwrap();
+        let px: Vec<u8> = (0..2)
+            .flat_map(|_| (0..4).flat_map(|x| if x < 2 { [255, 0, 0] } else { [0, 0, 255] }))
+            .collect();
+        img.write_data(&px).unwrap();
+    }
+    let bytes = buf.into_inner();
+    let info = imgcore::probe(&bytes).unwrap();
+    assert_eq!((info.orientation, info.width, info.height), (6, 2, 4));
+    let (r, img) = crate::render_one(&bytes, "orig,png");
+    assert_eq!((r.renditions[0].width, r.renditions[0].height), (2, 4));
+    let rgb = img.to_rgb8();
+    assert_eq!(rgb.get_pixel(0, 0).0, [255, 0, 0]);
+    assert_eq!(rgb.get_pixel(1, 3).0, [0, 0, 255]);
+}
