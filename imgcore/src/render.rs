@@ -26,10 +26,12 @@ pub struct Plan {
     /// How many times the largest output the DCT-scaled decode must be, per axis, so the
     /// final Lanczos resample always has room to filter. Default: `2.0` (libvips's rule;
     /// sharp's amounts to 1.125–1.5 depending on the scale). Measured on 13 real photos
-    /// against a full decode (SSIMULACRA2, `benches/shrink/`): at 720 px, mean 96.2 and
-    /// worst 90.7 with 2.0, against 93.9 / 81.2 with 1.5 and 88.8 / 72.5 with 1.0, for
-    /// 12 % more CPU than 1.0 (4 % more than 1.5); at 256 px the CPU is the same. `1.0`
-    /// only asks the decode to cover the output (fastest, visibly softer).
+    /// against a full decode (SSIMULACRA2, `benches/shrink/`, BENCHMARKS.md): at 720 px,
+    /// mean 96.2 and worst 90.7 with 2.0, against 93.9 / 81.2 with 1.5 and 88.8 / 72.5
+    /// with 1.0, for 10 % more CPU than 1.0 (2 % more than 1.5); at 256 px 7 % more. A
+    /// photo just under twice an output (2725 px to 720) pays most: a full decode instead
+    /// of 1/2, 41 % more CPU. `1.0` only asks the decode to cover the output (fastest,
+    /// visibly softer).
     pub shrink_margin: f64,
     /// Compute a thumbhash and the average colour from the smallest output. Default: `true`.
     pub thumbhash: bool,

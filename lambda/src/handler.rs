@@ -367,6 +367,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 height: r.height,
                 format: r.format.name().to_string(),
                 bytes: r.size as u64,
+                fitted_to_format: r.fitted_to_format,
             });
         }
         let src = &rendered.source;

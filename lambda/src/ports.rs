@@ -115,6 +115,10 @@ pub struct RenditionRecord {
     pub format: String,
     /// Size in bytes.
     pub bytes: u64,
+    /// The spec asked for more than the format can hold (WebP: 16,383 px a side), so the
+    /// rendition was fitted within the format's limit. Stored only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fitted_to_format: bool,
 }
 
 /// The metadata record of one source object (one DynamoDB item). See the README for the

@@ -340,3 +340,23 @@ async fn eventbridge_events_are_processed() {
     let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(resp["done"], 1, "{resp}");
 }
+
+#[tokio::test]
+async fn a_rendition_too_tall_for_webp_is_fitted_and_says_so() {
+    // A 1x60000 JPEG: its 200-wide WebP rendition keeps the source size (no upscaling),
+    // which WebP cannot hold; it is fitted to 1x16383 and the record says so.
+    let h = handler(&[]);
+    let tall = imgcore::synth::jpeg(1, 60000, 3, imgcore::synth::Layout::Interleaved);
+    let t = upload(&h, "tall.jpg", tall, "0055AED6DCD90281E6");
+    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
+    let r = catalog(&h).record("src/tall.jpg").unwrap();
+    assert_eq!(r.status, Status::Done);
+    let webp = r.renditions.iter().find(|x| x.format == "webp").unwrap();
+    assert_eq!((webp.width, webp.height), (1, 16383));
+    assert!(webp.fitted_to_format);
+    let jpeg = r.renditions.iter().find(|x| x.format == "jpeg").unwrap();
+    assert!(!jpeg.fitted_to_format);
+    let body = store(&h).object("out", &webp.key).unwrap().body;
+    let info = imgcore::probe(&body).unwrap();
+    assert_eq!((info.width, info.height), (1, 16383));
+}
