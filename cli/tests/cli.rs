@@ -568,6 +568,12 @@ fn limits_from_the_command_line() {
         .contains("pixels"));
     let st = run(&["--max-memory", "1K"]);
     assert_eq!(st.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(report["inputs"][0]["error_kind"], "limit_exceeded");
+    assert!(report["inputs"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("decoded bytes"));
     let st = run(&["--max-memory", "64M", "--max-pixels", "1000000000"]);
     assert_eq!(
         st.status.code(),

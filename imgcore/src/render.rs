@@ -116,9 +116,11 @@ pub struct Rendered {
 /// first, alone, and the rest side by side. Peak memory for one image is therefore about
 /// `input + max(decoded + resize(L) + Σ resized so far, Σ resized + encoder(L))`, where
 /// `decoded = w/d × h/d × channels` bytes at the chosen DCT denominator `d` (plus
-/// `2 × w × h × components` for the coefficients of a progressive JPEG), a resize holds a
-/// temporary of `out_w × crop_h/d × channels` for its horizontal pass, and a JPEG encoder
-/// holds 4 bytes per output pixel and component of coefficients.
+/// `2 × w × h × components` for the coefficients of a progressive or multi-scan JPEG, and
+/// the other decoders' own buffers), a resize holds a temporary of
+/// `out_w × crop_h/d × channels` for its horizontal pass, and a JPEG encoder holds 4 bytes
+/// per output pixel and component of coefficients. Everything but the encoders and the
+/// input is checked against [`Limits::max_decoded_bytes`] before decoding.
 pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     if plan.outputs.is_empty() {
         return Err(Error::InvalidSpec("the plan has no outputs".into()));
