@@ -119,6 +119,10 @@ fn the_same_frame_in_one_interleaved_scan_decodes_in_a_few_megabytes() {
     std::fs::write(&input, &bytes).unwrap();
     let run = resize(&input, &dir.path().join("out"), &["--max-memory", "64M"]);
     assert_eq!(run.code, 0, "{}", run.error);
+    eprintln!(
+        "interleaved.jpg: peak RSS {:.1} MiB with --max-memory 64M",
+        run.peak_rss as f64 / MIB as f64
+    );
     assert!(
         run.peak_rss <= 64 * MIB + bytes.len() as u64 + OVERHEAD,
         "peak RSS {} MiB",
@@ -206,4 +210,46 @@ fn tiff_strips_stay_within_the_bound() {
     // (and 34 MB of input).
     let tiff = encoded(noise_rgb(4000, 3000), image::ImageFormat::Tiff);
     within_bound("big.tiff", &tiff, 96, 48);
+}
+
+#[test]
+fn tiled_tiff_stays_within_the_bound() {
+    // 4000x3000 RGB in 256x256 uncompressed tiles: 34 MiB decoded (and 37 MB of input).
+    let tiff = imgcore::synth::tiled_tiff(4000, 3000, 256, |x, y| {
+        [(x % 251) as u8, (y % 241) as u8, ((x + y) % 239) as u8]
+    });
+    within_bound("tiled.tiff", &tiff, 96, 48);
+}
+
+#[test]
+fn sixteen_bit_png_stays_within_the_bound() {
+    // 6000x4000 RGB, 16 bits a sample: 137 MiB decoded.
+    let img = image::DynamicImage::ImageRgb16(image::ImageBuffer::from_fn(6000, 4000, |x, y| {
+        image::Rgb([(x * 11) as u16, (y * 13) as u16, ((x + y) * 7) as u16])
+    }));
+    within_bound("big-16bit.png", &encoded(img, image::ImageFormat::Png), 192, 96);
+}
+
+#[test]
+fn animated_gif_renders_its_first_frame_within_the_bound() {
+    // Three 4000x3000 frames: the first is decoded (46 MiB canvas + its frame).
+    let (w, h) = (4000u16, 3000u16);
+    let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i / 2, 255 - i]).collect();
+    let mut gif = Vec::new();
+    {
+        let mut enc = gif::Encoder::new(&mut gif, w, h, &palette).unwrap();
+        for k in 0..3u32 {
+            let pixels: Vec<u8> = (0..u32::from(h))
+                .flat_map(|y| (0..u32::from(w)).map(move |x| ((x / 8 + y / 8 + k) % 256) as u8))
+                .collect();
+            let frame = gif::Frame {
+                width: w,
+                height: h,
+                buffer: std::borrow::Cow::Owned(pixels),
+                ..gif::Frame::default()
+            };
+            enc.write_frame(&frame).unwrap();
+        }
+    }
+    within_bound("animated.gif", &gif, 160, 64);
 }

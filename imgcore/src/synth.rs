@@ -150,3 +150,69 @@ pub fn interlaced_png(width: u32, height: u32, pixel: impl Fn(u32, u32) -> [u8; 
     png_chunk(&mut out, b"IEND", &[]);
     out
 }
+
+/// An uncompressed, tiled 8-bit RGB TIFF (little-endian) of `width`×`height` with
+/// `tile`×`tile` tiles, pixel (x, y) = `pixel(x, y)`, built by hand (the TIFF encoder in
+/// this workspace writes strips only).
+pub fn tiled_tiff(
+    width: u32,
+    height: u32,
+    tile: u32,
+    pixel: impl Fn(u32, u32) -> [u8; 3],
+) -> Vec<u8> {
+    let across = width.div_ceil(tile);
+    let down = height.div_ceil(tile);
+    let tiles = (across * down) as usize;
+    let tile_bytes = (tile * tile * 3) as usize;
+    // Layout: header, IFD, BitsPerSample values, offsets, byte counts, tile data.
+    let entries: u16 = 11;
+    let ifd_at = 8u32;
+    let extra_at = ifd_at + 2 + 12 * u32::from(entries) + 4;
+    let bits_at = extra_at;
+    let offsets_at = bits_at + 6 + 2; // keep word alignment
+    let counts_at = offsets_at + 4 * tiles as u32;
+    let data_at = counts_at + 4 * tiles as u32;
+    let mut out = b"II*\0".to_vec();
+    out.extend(ifd_at.to_le_bytes());
+    out.extend(entries.to_le_bytes());
+    let mut entry = |tag: u16, kind: u16, count: u32, value: u32| {
+        out.extend(tag.to_le_bytes());
+        out.extend(kind.to_le_bytes());
+        out.extend(count.to_le_bytes());
+        out.extend(value.to_le_bytes());
+    };
+    entry(256, 4, 1, width); // ImageWidth
+    entry(257, 4, 1, height); // ImageLength
+    entry(258, 3, 3, bits_at); // BitsPerSample 8,8,8
+    entry(259, 3, 1, 1); // no compression
+    entry(262, 3, 1, 2); // RGB
+    entry(277, 3, 1, 3); // SamplesPerPixel
+    entry(284, 3, 1, 1); // PlanarConfiguration: chunky
+    entry(322, 4, 1, tile); // TileWidth
+    entry(323, 4, 1, tile); // TileLength
+    entry(324, 4, tiles as u32, offsets_at); // TileOffsets
+    entry(325, 4, tiles as u32, counts_at); // TileByteCounts
+    out.extend(0u32.to_le_bytes()); // no next IFD
+    out.extend([8, 0, 8, 0, 8, 0, 0, 0]);
+    for k in 0..tiles as u32 {
+        out.extend((data_at + k * tile_bytes as u32).to_le_bytes());
+    }
+    for _ in 0..tiles {
+        out.extend((tile_bytes as u32).to_le_bytes());
+    }
+    for ty in 0..down {
+        for tx in 0..across {
+            for y in ty * tile..(ty + 1) * tile {
+                for x in tx * tile..(tx + 1) * tile {
+                    let px = if x < width && y < height {
+                        pixel(x, y)
+                    } else {
+                        [0, 0, 0]
+                    };
+                    out.extend(px);
+                }
+            }
+        }
+    }
+    out
+}
