@@ -227,7 +227,12 @@ fn sixteen_bit_png_stays_within_the_bound() {
     let img = image::DynamicImage::ImageRgb16(image::ImageBuffer::from_fn(6000, 4000, |x, y| {
         image::Rgb([(x * 11) as u16, (y * 13) as u16, ((x + y) * 7) as u16])
     }));
-    within_bound("big-16bit.png", &encoded(img, image::ImageFormat::Png), 192, 96);
+    within_bound(
+        "big-16bit.png",
+        &encoded(img, image::ImageFormat::Png),
+        192,
+        96,
+    );
 }
 
 #[test]
