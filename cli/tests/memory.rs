@@ -53,11 +53,33 @@ fn resize(input: &Path, out: &Path, extra: &[&str]) -> Run {
 
 const MIB: u64 = 1 << 20;
 
-/// A mode rendered within `--max-memory`, and refused with a limit below its need.
-fn within_bound(name: &str, bytes: &[u8], max_memory_mib: u64, too_small_mib: u64) {
+/// `bytes` written as `name` in a fresh temporary folder (kept alive by the guard).
+fn input_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join(name);
     std::fs::write(&input, bytes).unwrap();
+    (dir, input)
+}
+
+/// The run was refused for `cause` before anything image-sized existed: its peak RSS is
+/// within the input and the fixed overhead.
+fn refused_from_the_header(what: &str, run: &Run, cause: &str, input_len: usize) {
+    assert_eq!(run.code, 1, "{what}: {}", run.error);
+    assert!(
+        run.error.contains(cause),
+        "{what}: refused for the wrong reason: {}",
+        run.error
+    );
+    assert!(
+        run.peak_rss <= input_len as u64 + OVERHEAD,
+        "{what}: refusing took {} MiB",
+        run.peak_rss / MIB
+    );
+}
+
+/// A mode rendered within `--max-memory`, and refused with a limit below its need.
+fn within_bound(name: &str, bytes: &[u8], max_memory_mib: u64, too_small_mib: u64) {
+    let (dir, input) = input_file(name, bytes);
     let out = dir.path().join("out");
     let max = format!("{max_memory_mib}M");
     let run = resize(&input, &out, &["--max-memory", &max]);
@@ -75,17 +97,7 @@ fn within_bound(name: &str, bytes: &[u8], max_memory_mib: u64, too_small_mib: u6
     );
     let small = format!("{too_small_mib}M");
     let run = resize(&input, &out, &["--max-memory", &small, "--force"]);
-    assert_eq!(run.code, 1, "{name}: {}", run.error);
-    assert!(
-        run.error.contains("decoded bytes"),
-        "{name}: refused for the wrong reason: {}",
-        run.error
-    );
-    assert!(
-        run.peak_rss <= bytes.len() as u64 + OVERHEAD,
-        "{name}: refusing took {} MiB",
-        run.peak_rss / MIB
-    );
+    refused_from_the_header(name, &run, "decoded bytes", bytes.len());
 }
 
 #[test]
@@ -93,30 +105,17 @@ fn huge_jpegs_that_buffer_coefficients_are_refused_from_the_header() {
     // 17000x17000, three components: 3.4 MB on disk, 1.73 GB of coefficients in libjpeg.
     for layout in [Layout::NonInterleaved, Layout::Progressive] {
         let bytes = jpeg(17000, 17000, 3, layout);
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join("huge.jpg");
-        std::fs::write(&input, &bytes).unwrap();
+        let (dir, input) = input_file("huge.jpg", &bytes);
         let run = resize(&input, &dir.path().join("out"), &[]);
-        assert_eq!(run.code, 1, "{layout:?}: {}", run.error);
-        assert!(
-            run.error.contains("limits: decoded bytes"),
-            "{layout:?}: {}",
-            run.error
-        );
-        assert!(
-            run.peak_rss <= bytes.len() as u64 + OVERHEAD,
-            "{layout:?}: refusing took {} MiB",
-            run.peak_rss / MIB
-        );
+        let what = format!("{layout:?}");
+        refused_from_the_header(&what, &run, "limits: decoded bytes", bytes.len());
     }
 }
 
 #[test]
 fn the_same_frame_in_one_interleaved_scan_decodes_in_a_few_megabytes() {
     let bytes = jpeg(17000, 17000, 3, Layout::Interleaved);
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("interleaved.jpg");
-    std::fs::write(&input, &bytes).unwrap();
+    let (dir, input) = input_file("interleaved.jpg", &bytes);
     let run = resize(&input, &dir.path().join("out"), &["--max-memory", "64M"]);
     assert_eq!(run.code, 0, "{}", run.error);
     eprintln!(

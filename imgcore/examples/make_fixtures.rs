@@ -8,6 +8,7 @@ use image::{
     DynamicImage, Frame, GrayImage, ImageBuffer, ImageEncoder, Luma, LumaA, Rgb, RgbImage, Rgba,
     RgbaImage,
 };
+use imgcore::synth::png_chunk;
 use std::path::{Path, PathBuf};
 
 /// A deterministic pseudo-random generator (xorshift), for texture.
@@ -428,15 +429,6 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
 // ---- Adversarial input (fixtures/bad/): headers that lie, metadata that attacks. ----
 
 /// A PNG chunk: length, type, data, CRC.
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    out.extend((data.len() as u32).to_be_bytes());
-    let start = out.len();
-    out.extend(kind);
-    out.extend(data);
-    let crc = crc32fast::hash(&out[start..]);
-    out.extend(crc.to_be_bytes());
-}
-
 /// Split a PNG into (signature + IHDR, chunks up to IEND, IEND).
 fn png_split(bytes: &[u8]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     (

@@ -100,10 +100,8 @@ fn orientation_from_exif(exif: Option<&[u8]>) -> u8 {
 /// An EXIF block as a TIFF structure: without the `Exif\0\0` prefix that some writers
 /// leave in WebP and PNG chunks, and `None` when it is not a TIFF structure at all.
 fn clean_exif(exif: Vec<u8>) -> Option<Vec<u8>> {
+    crate::ifd::Tiff::new(&exif)?;
     let body = crate::ifd::strip_exif_prefix(&exif);
-    if !(body.starts_with(b"II*\0") || body.starts_with(b"MM\0*")) {
-        return None;
-    }
     Some(if body.len() == exif.len() {
         exif
     } else {

@@ -334,8 +334,7 @@ pub(crate) fn choose_jpeg_scale(need: f64, margin: f64) -> u8 {
 fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result<(Decoded, u8)> {
     let limits = &plan.limits;
     let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
-    let (format, interlaced, swaps) = (p.format, p.interlaced, p.swaps_axes);
-    let decoded_extra = |decoded: u64| decoder_buffers(format, pixels, interlaced, decoded);
+    let format = p.format;
     let (image, shrink) = match p.source {
         Source::Jpeg(hdr) => {
             let need = geoms.iter().map(Geometry::scale).fold(0.0f64, f64::max);
@@ -358,23 +357,20 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
         }
         Source::Other(dec) => {
             let ct = dec.color_type();
-            let bytes_per_sample = u64::from(ct.bytes_per_pixel() / ct.channel_count());
-            let need = u64::from(p.stored_width)
-                * u64::from(p.stored_height)
-                * u64::from(ct.bytes_per_pixel());
-            let frame_buffer = decoded_extra(need);
+            let need = pixels * u64::from(ct.bytes_per_pixel());
+            // Resized outputs: four channels at the decoded sample size.
+            let output_bpp = 4 * u64::from(ct.bytes_per_pixel() / ct.channel_count());
             Limits::check(
                 "decoded bytes",
-                need.saturating_add(frame_buffer)
+                need.saturating_add(decoder_buffers(format, pixels, p.interlaced, need))
                     .saturating_add(working_bytes(
                         geoms,
-                        swaps,
+                        p.swaps_axes,
                         p.stored_height,
-                        (4 * bytes_per_sample).max(4),
+                        output_bpp,
                     )),
                 limits.max_decoded_bytes,
             )?;
-            let format = p.format;
             let img = crate::jpeg::guarded(format, false, || {
                 DynamicImage::from_decoder(dec).map_err(|e| {
                     probe::with_tiff_layout(Error::from_image(format, e), format, bytes)

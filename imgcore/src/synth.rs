@@ -102,7 +102,8 @@ pub fn jpeg(width: u16, height: u16, components: u8, layout: Layout) -> Vec<u8> 
     out
 }
 
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+/// Append a PNG chunk (length, type, data, CRC) to `out`.
+pub fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend_from_slice(&u32::try_from(data.len()).unwrap_or(u32::MAX).to_be_bytes());
     let start = out.len();
     out.extend_from_slice(kind);
