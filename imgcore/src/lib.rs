@@ -24,7 +24,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use format::{ImageFormat, OutputFormat};
 pub use limits::{parse_byte_size, Limits};
 pub use probe::{probe, probe_with_limits, ColorModel, ImageInfo};
-pub use render::{output_size, render, Plan, Rendered, Rendition};
+pub use render::{estimate_memory, output_size, render, MemoryEstimate, Plan, Rendered, Rendition};
 pub use spec::{Filter, Fit, Gravity, OutputSpec};
 
 /// The engine's version, recorded with every output.

@@ -331,11 +331,12 @@ pub(crate) fn choose_jpeg_scale(need: f64, margin: f64) -> u8 {
         .unwrap_or(8)
 }
 
-fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result<(Decoded, u8)> {
-    let limits = &plan.limits;
-    let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
-    let format = p.format;
-    let (image, shrink) = match p.source {
+/// The bytes a decode of `p` holds at its peak (decoded pixels, the decoder's own buffers,
+/// the resized outputs and the resizer's temporary), and the JPEG DCT scale numerator it
+/// decodes at (8 for other formats). This is what [`Limits::max_decoded_bytes`] is checked
+/// against.
+fn needed_bytes(p: &Parts<'_>, geoms: &[Geometry], plan: &Plan) -> (u64, u8) {
+    match &p.source {
         Source::Jpeg(hdr) => {
             let need = geoms.iter().map(Geometry::scale).fold(0.0f64, f64::max);
             let num = if plan.shrink_on_load {
@@ -344,33 +345,108 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
                 8
             };
             let (_, dh) = crate::jpeg::scaled_size(hdr.width, hdr.height, u32::from(num));
-            Limits::check(
-                "decoded bytes",
-                hdr.decode_bytes(u32::from(num))
-                    .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4)),
-                limits.max_decoded_bytes,
-            )?;
-            (
-                crate::jpeg::decode(bytes, &hdr, num, limits.max_decoded_bytes)?,
-                8 / num,
-            )
+            let bytes = hdr
+                .decode_bytes(u32::from(num))
+                .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4));
+            (bytes, num)
         }
         Source::Other(dec) => {
+            let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
             let ct = dec.color_type();
             let need = pixels * u64::from(ct.bytes_per_pixel());
             // Resized outputs: four channels at the decoded sample size.
             let output_bpp = 4 * u64::from(ct.bytes_per_pixel() / ct.channel_count());
-            Limits::check(
-                "decoded bytes",
-                need.saturating_add(decoder_buffers(format, pixels, p.interlaced, need))
-                    .saturating_add(working_bytes(
-                        geoms,
-                        p.swaps_axes,
-                        p.stored_height,
-                        output_bpp,
-                    )),
-                limits.max_decoded_bytes,
-            )?;
+            let bytes = need
+                .saturating_add(decoder_buffers(p.format, pixels, p.interlaced, need))
+                .saturating_add(working_bytes(
+                    geoms,
+                    p.swaps_axes,
+                    p.stored_height,
+                    output_bpp,
+                ));
+            (bytes, 8)
+        }
+    }
+}
+
+/// Encoders' own buffers, which [`Limits::max_decoded_bytes`] does not count: a JPEG
+/// encoder holds 4 bytes per output pixel and component of coefficients (mozjpeg's
+/// Huffman optimisation), WebP and AVIF encoders a few copies of the output. Outputs
+/// after the largest are encoded side by side, so all are counted.
+fn encoder_bytes(geoms: &[Geometry], plan: &Plan, input: ImageFormat) -> u64 {
+    geoms
+        .iter()
+        .zip(&plan.outputs)
+        .map(|(g, s)| {
+            let (w, h) = g.output_size();
+            let per_pixel = match s.format.resolve(input) {
+                ImageFormat::Jpeg => 12,
+                _ => 16,
+            };
+            u64::from(w) * u64::from(h) * per_pixel
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// What rendering `bytes` with `plan` is predicted to hold in memory at its peak, from
+/// the header alone (no pixel is decoded). See [`estimate_memory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Decoded pixels, decoder buffers, resized outputs and the resizer's temporary: the
+    /// figure checked against [`Limits::max_decoded_bytes`].
+    pub decode: u64,
+    /// The encoders' own buffers (not counted by the limit).
+    pub encode: u64,
+}
+
+impl MemoryEstimate {
+    /// Both parts (the encoders run after the decoded image is dropped, so this is an
+    /// upper bound of the peak, not the peak itself).
+    pub fn total(&self) -> u64 {
+        self.decode.saturating_add(self.encode)
+    }
+}
+
+/// Predict the memory a [`render`] of `bytes` with `plan` needs, reading only the header.
+///
+/// Works on a prefix of the file when the header is in it (JPEG, PNG, WebP and BMP headers
+/// are at the start). A prefix of a GIF (whose frames are counted through the file) or a
+/// TIFF (whose first directory may be anywhere) can fail with
+/// [`ErrorKind::Truncated`](crate::ErrorKind) or `Corrupt`: estimate from the whole file. The same limits as
+/// [`render`] are checked: an image over [`Limits::max_decoded_bytes`] or
+/// [`Limits::max_pixels`] is an error here too, before anything is decoded. The figure
+/// does not include `bytes` itself.
+pub fn estimate_memory(bytes: &[u8], plan: &Plan) -> Result<MemoryEstimate> {
+    for s in &plan.outputs {
+        s.validate()?;
+    }
+    let opened = probe::open(bytes, &plan.limits)?;
+    let info = opened.info.clone();
+    let geoms: Vec<Geometry> = plan
+        .outputs
+        .iter()
+        .map(|s| fit_geometry(info.width, info.height, s, s.format.resolve(info.format)).0)
+        .collect();
+    let parts = opened_parts(opened);
+    let (decode, _) = needed_bytes(&parts, &geoms, plan);
+    Limits::check("decoded bytes", decode, plan.limits.max_decoded_bytes)?;
+    Ok(MemoryEstimate {
+        decode,
+        encode: encoder_bytes(&geoms, plan, info.format),
+    })
+}
+
+fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result<(Decoded, u8)> {
+    let limits = &plan.limits;
+    let format = p.format;
+    let (need, num) = needed_bytes(&p, geoms, plan);
+    Limits::check("decoded bytes", need, limits.max_decoded_bytes)?;
+    let (image, shrink) = match p.source {
+        Source::Jpeg(hdr) => (
+            crate::jpeg::decode(bytes, &hdr, num, limits.max_decoded_bytes)?,
+            8 / num,
+        ),
+        Source::Other(dec) => {
             let img = crate::jpeg::guarded(format, false, || {
                 DynamicImage::from_decoder(dec).map_err(|e| {
                     probe::with_tiff_layout(Error::from_image(format, e), format, bytes)

@@ -132,3 +132,67 @@ fn png_bomb_header_is_refused_before_decoding() {
         "{e}"
     );
 }
+
+#[test]
+fn memory_is_estimated_from_the_header_alone_even_from_a_prefix() {
+    let plan = Plan::parse("1600,800,200,webp").unwrap();
+    // A file's first 4 KiB give the same estimate as the whole file for formats whose
+    // header comes first.
+    for name in [
+        "photo.jpg",
+        "progressive.jpg",
+        "rgba.png",
+        "interlaced.png",
+        "lossy.webp",
+        "lossless.webp",
+        "rgb.bmp",
+    ] {
+        let bytes = crate::fixture(name);
+        let whole = imgcore::estimate_memory(&bytes, &plan).unwrap();
+        let prefix = imgcore::estimate_memory(&bytes[..bytes.len().min(4096)], &plan)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(whole, prefix, "{name}");
+        assert!(whole.decode > 0 && whole.encode > 0, "{name}: {whole:?}");
+    }
+    // A GIF's frames are counted through the whole file: a prefix is not enough.
+    let gif = crate::fixture("static.gif");
+    assert!(imgcore::estimate_memory(&gif, &plan).is_ok());
+    assert!(imgcore::estimate_memory(&gif[..gif.len() / 2], &plan).is_err());
+    // Coefficient buffers of a progressive or multi-scan JPEG dominate: 128 bytes per block
+    // and component, so a 6000x6000 three-component file needs at least 3 x 562,500 x 128.
+    let interleaved = imgcore::synth::jpeg(6000, 6000, 3, imgcore::synth::Layout::Interleaved);
+    let progressive = imgcore::synth::jpeg(6000, 6000, 3, imgcore::synth::Layout::Progressive);
+    let a = imgcore::estimate_memory(&interleaved, &plan).unwrap();
+    let b = imgcore::estimate_memory(&progressive, &plan).unwrap();
+    assert_eq!(
+        b.decode - a.decode,
+        3 * 562_500 * 128,
+        "interleaved {a:?} vs progressive {b:?}"
+    );
+    // The estimate is an upper bound of what render's own limit check accepts: an image
+    // that render refuses is refused here too, before any pixel is decoded.
+    let tight = plan.clone().with_limits(imgcore::Limits {
+        max_decoded_bytes: b.decode - 1,
+        ..Default::default()
+    });
+    assert_eq!(
+        imgcore::estimate_memory(&progressive, &tight)
+            .unwrap_err()
+            .kind(),
+        imgcore::ErrorKind::LimitExceeded
+    );
+    assert_eq!(
+        imgcore::render(&progressive, &tight).unwrap_err().kind(),
+        imgcore::ErrorKind::LimitExceeded
+    );
+    let fits = plan.with_limits(imgcore::Limits {
+        max_decoded_bytes: b.decode,
+        ..Default::default()
+    });
+    assert!(imgcore::render(&progressive, &fits).is_ok());
+    // Bombs are refused from their header.
+    for name in ["bad/bomb-64250x64250.jpg", "bad/bomb-40000x30000.png"] {
+        let e = imgcore::estimate_memory(&crate::fixture(name), &Plan::default()).unwrap_err();
+        assert_eq!(e.kind(), imgcore::ErrorKind::LimitExceeded, "{name}");
+    }
+}
