@@ -295,6 +295,7 @@ pub async fn run(n: usize) -> Report {
 
     // Check the records.
     let mut records: BTreeMap<String, (String, Option<String>, usize)> = BTreeMap::new();
+    let mut record_keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut start_key = None;
     loop {
         let page = ddb
@@ -306,10 +307,15 @@ pub async fn run(n: usize) -> Report {
             .expect("scan");
         for item in page.items() {
             let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-            let n_rend = item
+            let rends: Vec<String> = item
                 .get("renditions")
                 .and_then(|v| v.as_l().ok())
-                .map_or(0, Vec::len);
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_m().ok()?.get("key")?.as_s().ok().cloned())
+                .collect();
+            let n_rend = rends.len();
+            record_keys.insert(s("key").unwrap_or_default(), rends);
             records.insert(
                 s("key").unwrap_or_default(),
                 (s("status").unwrap_or_default(), s("error_kind"), n_rend),
@@ -340,9 +346,21 @@ pub async fn run(n: usize) -> Report {
             }
         }
         if let (None, Some(f)) = (expect, format) {
+            // Each rendition key is `{prefix}{source key}/{version}/{label}.{ext}`.
+            let listed = record_keys.get(key).cloned().unwrap_or_default();
             for (spec, label) in cfg.plan.outputs.iter().zip(labels) {
                 let ext = spec.format.resolve(*f).extension();
-                expected_outputs.insert(cfg.rendition_key(key, label, ext));
+                let name = format!("/{label}.{ext}");
+                let dir = format!("{}{key}/", cfg.output_prefix);
+                match listed
+                    .iter()
+                    .find(|k| k.ends_with(&name) && k.starts_with(&dir))
+                {
+                    Some(k) => {
+                        expected_outputs.insert(k.clone());
+                    }
+                    None => problems.push(format!("{key}: no {label}.{ext} in its record")),
+                }
             }
         }
     }

@@ -1,9 +1,11 @@
 //! S3 and DynamoDB adapters for the ports.
 
+use crate::error::{kind_of_response, Error, ErrorKind};
 use crate::ports::{
-    Catalog, Fetched, ObjectHead, ObjectStore, PortError, PutObject, Record, WriteIf,
+    Catalog, Fetched, Get, ObjectHead, ObjectStore, PutObject, Record, WriteIf, Written,
 };
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::Value;
@@ -67,41 +69,6 @@ pub async fn create_records_table(
         .map_err(|e| format!("{}", DisplayErrorContext(e)))
 }
 
-/// Classify an SDK error: throttling, 5xx, timeouts and connection failures are transient.
-fn classify<E, R>(
-    err: &aws_sdk_s3::error::SdkError<E, R>,
-    code: Option<&str>,
-    status: Option<u16>,
-) -> PortError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_s3::error::SdkError as S;
-    let message = format!("{}", DisplayErrorContext(err));
-    let transient_code = matches!(
-        code,
-        Some(
-            "SlowDown"
-                | "Throttling"
-                | "ThrottlingException"
-                | "ProvisionedThroughputExceededException"
-                | "RequestLimitExceeded"
-                | "InternalError"
-                | "InternalServerError"
-                | "ServiceUnavailable"
-                | "RequestTimeout"
-                | "TransactionConflictException"
-        )
-    );
-    let retryable = match err {
-        S::TimeoutError(_) | S::DispatchFailure(_) | S::ResponseError(_) => true,
-        S::ServiceError(_) => transient_code || status.is_some_and(|s| s >= 500 || s == 429),
-        _ => false,
-    };
-    PortError { retryable, message }
-}
-
 fn status_of<E, R: HttpStatus>(err: &aws_sdk_s3::error::SdkError<E, R>) -> Option<u16> {
     err.raw_response().map(HttpStatus::status)
 }
@@ -115,6 +82,46 @@ impl HttpStatus for aws_smithy_runtime_api::http::Response {
     }
 }
 
+/// A resource the function acts on, as `template.yaml` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    /// Objects of the source bucket (`arn:…:s3:::source/*`).
+    SourceObjects,
+    /// The source bucket itself (`arn:…:s3:::source`).
+    SourceBucket,
+    /// Objects under the output prefix of the output bucket.
+    OutputObjects,
+    /// The records table.
+    Table,
+}
+
+/// Every AWS request the function makes, with the IAM action it needs and the resource it
+/// acts on: the one list `template.yaml`'s policy is checked against
+/// (`lambda/tests/lambda/policy.rs`), and a unit test checks that the adapters below call
+/// no SDK operation missing from it.
+pub const AWS_CALLS: &[(&str, &str, Resource)] = &[
+    // Only for Batch Operations tasks, whose manifest gives no size or ETag.
+    ("HeadObject", "s3:GetObject", Resource::SourceObjects),
+    ("GetObject", "s3:GetObject", Resource::SourceObjects),
+    // A Batch Operations task that names a version reads that version.
+    (
+        "GetObject?versionId",
+        "s3:GetObjectVersion",
+        Resource::SourceObjects,
+    ),
+    // Without it S3 answers a missing source with 403 instead of 404, which would be an
+    // access error instead of "object no longer exists".
+    (
+        "GetObject (404 for a missing key)",
+        "s3:ListBucket",
+        Resource::SourceBucket,
+    ),
+    ("PutObject", "s3:PutObject", Resource::OutputObjects),
+    ("DeleteObject", "s3:DeleteObject", Resource::OutputObjects),
+    ("GetItem", "dynamodb:GetItem", Resource::Table),
+    ("PutItem", "dynamodb:PutItem", Resource::Table),
+];
+
 /// The S3 object store.
 pub struct S3Store {
     /// The client.
@@ -125,9 +132,18 @@ fn unquote(s: Option<&str>) -> String {
     s.unwrap_or_default().trim_matches('"').to_string()
 }
 
+fn head_of_metadata(m: Option<&HashMap<String, String>>) -> Vec<(String, String)> {
+    m.map(|m| {
+        m.iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 #[async_trait]
 impl ObjectStore for S3Store {
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, PortError> {
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, Error> {
         match self
             .client
             .head_object()
@@ -140,29 +156,25 @@ impl ObjectStore for S3Store {
                 size: o.content_length().unwrap_or(0).max(0) as u64,
                 etag: unquote(o.e_tag()),
                 version_id: o.version_id().map(str::to_string),
-                metadata: o
-                    .metadata()
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                metadata: head_of_metadata(o.metadata()),
             })),
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(sdk_error(&e)),
         }
     }
 
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> Result<Fetched, PortError> {
-        let mut req = self.client.get_object().bucket(bucket).key(key);
-        if let Some(m) = if_match {
+    async fn get(&self, g: &Get) -> Result<Fetched, Error> {
+        let mut req = self
+            .client
+            .get_object()
+            .bucket(&g.bucket)
+            .key(&g.key)
+            .set_version_id(g.version_id.clone());
+        if let Some(m) = &g.if_match {
             req = req.if_match(format!("\"{m}\""));
+        }
+        if let Some(r) = &g.range {
+            req = req.range(format!("bytes={}-{}", r.start, r.end.saturating_sub(1)));
         }
         match req.send().await {
             Ok(o) => {
@@ -170,22 +182,22 @@ impl ObjectStore for S3Store {
                     size: o.content_length().unwrap_or(0).max(0) as u64,
                     etag: unquote(o.e_tag()),
                     version_id: o.version_id().map(str::to_string),
-                    metadata: Vec::new(),
+                    metadata: head_of_metadata(o.metadata()),
                 };
                 let body = o.body.collect().await.map_err(|e| {
-                    PortError::transient(format!("reading s3://{bucket}/{key}: {e}"))
+                    Error::transient(format!("reading s3://{}/{}: {e}", g.bucket, g.key))
                 })?;
                 Ok(Fetched::Found(body.into_bytes().to_vec(), head))
             }
             Err(e) => match (status_of(&e), error_code(&e).as_deref()) {
-                (Some(404), _) | (_, Some("NoSuchKey")) => Ok(Fetched::Missing),
+                (Some(404), _) | (_, Some("NoSuchKey" | "NoSuchVersion")) => Ok(Fetched::Missing),
                 (Some(412), _) | (_, Some("PreconditionFailed")) => Ok(Fetched::Changed),
                 _ => Err(sdk_error(&e)),
             },
         }
     }
 
-    async fn put(&self, o: PutObject) -> Result<(), PortError> {
+    async fn put(&self, o: PutObject) -> Result<(), Error> {
         let mut req = self
             .client
             .put_object()
@@ -200,7 +212,7 @@ impl ObjectStore for S3Store {
         req.send().await.map(|_| ()).map_err(|e| sdk_error(&e))
     }
 
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
         self.client
             .delete_object()
             .bucket(bucket)
@@ -256,18 +268,41 @@ where
         .map(str::to_string)
 }
 
-/// An S3 or DynamoDB SDK error as a port error, tagged retryable or not.
-fn sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> PortError
+/// An S3 or DynamoDB SDK error, with its kind: throttling, 5xx, timeouts and connection
+/// failures are transient, 403 is `access_denied`, other 4xx are `rejected`.
+fn sdk_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Error
 where
     E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug + HttpStatus,
 {
-    classify(e, error_code(e).as_deref(), status_of(e))
+    use aws_sdk_s3::error::SdkError as S;
+    let message = format!("{}", DisplayErrorContext(e));
+    let kind = match e {
+        S::TimeoutError(_) | S::DispatchFailure(_) | S::ResponseError(_) => ErrorKind::Transient,
+        S::ServiceError(_) => kind_of_response(status_of(e), error_code(e).as_deref()),
+        // Construction failures: the request itself is wrong.
+        _ => ErrorKind::Rejected,
+    };
+    Error::new(kind, message)
+}
+
+fn record_of(id: &str, item: &HashMap<String, AttributeValue>) -> Result<Record, Error> {
+    let v = Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), from_attr(v)))
+            .collect(),
+    );
+    serde_json::from_value(v).map_err(|e| {
+        Error::new(
+            ErrorKind::Rejected,
+            format!("record {id} does not parse: {e}"),
+        )
+    })
 }
 
 #[async_trait]
 impl Catalog for DynamoCatalog {
-    async fn get(&self, id: &str) -> Result<Option<Record>, PortError> {
+    async fn get(&self, id: &str) -> Result<Option<Record>, Error> {
         let out = self
             .client
             .get_item()
@@ -277,24 +312,15 @@ impl Catalog for DynamoCatalog {
             .send()
             .await
             .map_err(|e| sdk_error(&e))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let v = Value::Object(
-            item.iter()
-                .map(|(k, v)| (k.clone(), from_attr(v)))
-                .collect(),
-        );
-        serde_json::from_value(v)
-            .map(Some)
-            .map_err(|e| PortError::permanent(format!("record {id} does not parse: {e}")))
+        out.item.as_ref().map(|i| record_of(id, i)).transpose()
     }
 
-    async fn put(&self, r: &Record, cond: &WriteIf) -> Result<bool, PortError> {
+    async fn put(&self, r: &Record, cond: &WriteIf) -> Result<Written, Error> {
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
         let Value::Object(map) =
-            serde_json::to_value(r).map_err(|e| PortError::permanent(e.to_string()))?
+            serde_json::to_value(r).map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?
         else {
-            return Err(PortError::permanent("record is not an object"));
+            return Err(Error::new(ErrorKind::Internal, "record is not an object"));
         };
         let item: HashMap<String, AttributeValue> = map
             .iter()
@@ -305,7 +331,9 @@ impl Catalog for DynamoCatalog {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item));
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         req = match cond {
             WriteIf::NewerThanStored(seq) => req
                 .condition_expression("attribute_not_exists(id) OR sequencer < :seq")
@@ -316,14 +344,63 @@ impl Catalog for DynamoCatalog {
             WriteIf::Unchanged(None) => req.condition_expression("attribute_not_exists(id)"),
         };
         match req.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error(&e)),
+            Ok(out) => Ok(Written::Replaced(
+                out.attributes
+                    .as_ref()
+                    .filter(|a| !a.is_empty())
+                    .map(|a| record_of(&r.id, a))
+                    .transpose()?,
+            )),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(c)) => {
+                    let kept = match c.item() {
+                        Some(item) => Some(record_of(&r.id, item)?),
+                        // A server that does not return the item: read it.
+                        None => self.get(&r.id).await?,
+                    };
+                    Ok(Written::Kept(kept))
+                }
+                _ => Err(sdk_error(&e)),
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AWS_CALLS;
+
+    /// The SDK operations the adapters call, by their method names in this file.
+    #[test]
+    fn the_adapters_call_only_operations_in_the_list() {
+        let src = include_str!("aws.rs");
+        let adapters =
+            &src[src.find("impl ObjectStore for S3Store").unwrap()..src.find("mod tests").unwrap()];
+        let ops = [
+            ("head_object", "HeadObject"),
+            ("get_object", "GetObject"),
+            ("put_object", "PutObject"),
+            ("delete_object", "DeleteObject"),
+            ("delete_objects", "DeleteObjects"),
+            ("copy_object", "CopyObject"),
+            ("list_objects_v2", "ListObjectsV2"),
+            ("get_object_attributes", "GetObjectAttributes"),
+            ("get_item", "GetItem"),
+            ("put_item", "PutItem"),
+            ("update_item", "UpdateItem"),
+            ("delete_item", "DeleteItem"),
+            ("query", "Query"),
+            ("scan", "Scan"),
+            ("batch_write_item", "BatchWriteItem"),
+            ("batch_get_item", "BatchGetItem"),
+            ("transact_write_items", "TransactWriteItems"),
+        ];
+        for (method, api) in ops {
+            let called = adapters.contains(&format!(".{method}()"));
+            let listed = AWS_CALLS.iter().any(|(a, _, _)| *a == api);
+            assert_eq!(called, listed, "{api}: called {called}, listed {listed}");
+        }
+        // The versioned read is made where a version is set.
+        assert!(adapters.contains(".set_version_id("));
     }
 }

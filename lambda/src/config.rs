@@ -33,6 +33,24 @@ pub struct Config {
     /// `METRICS_NAMESPACE`: CloudWatch namespace of the EMF metrics written to the log;
     /// empty turns them off. Default: `imgtool`.
     pub metrics_namespace: String,
+    /// The bytes the records of one instance may hold at once (sources plus predicted
+    /// render memory). `MEMORY_BUDGET` (a size: `900M`) when set; else from the function's
+    /// memory, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB, set by Lambda), less
+    /// [`RUNTIME_RESERVE`] for the process itself, times 0.9 for allocator slack; `None`
+    /// (no budget) when neither is set, as on a developer's machine.
+    pub memory_budget: Option<u64>,
+}
+
+/// What the process needs besides the records' own memory (runtime, SDK clients, HTTP
+/// buffers, thread stacks): the idle `bootstrap` peaks near 30 MiB.
+pub const RUNTIME_RESERVE: u64 = 128 << 20;
+
+/// S3's longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The budget for a function of `memory_mb` MB.
+pub fn budget_for_memory_mb(memory_mb: u64) -> u64 {
+    (memory_mb << 20).saturating_sub(RUNTIME_RESERVE) / 10 * 9
 }
 
 /// A spec's name in output keys: its size (`800`, `x600`, `800x600`, `orig`), then the fit
@@ -91,6 +109,27 @@ impl Config {
             Some(p) => p.trim().trim_start_matches('/').to_string(),
             None => "renditions/".into(),
         };
+        if output_prefix.len() > 256 {
+            return Err(format!(
+                "OUTPUT_PREFIX is {} bytes; at most 256 leave room for the rest of the key",
+                output_prefix.len()
+            ));
+        }
+        let memory_budget = match (get("MEMORY_BUDGET"), get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")) {
+            (Some(v), _) => Some(
+                imgcore::parse_byte_size(&v)
+                    .ok_or_else(|| format!("MEMORY_BUDGET={v} is not a size (e.g. 900M)"))?,
+            ),
+            (None, Some(mb)) => Some(budget_for_memory_mb(mb.parse().map_err(|_| {
+                format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={mb} is not a whole number")
+            })?)),
+            (None, None) => None,
+        };
+        if let Some(b) = memory_budget {
+            // One image may use at most the whole budget: refused by the engine itself
+            // beyond it, before decoding.
+            plan.limits.max_decoded_bytes = plan.limits.max_decoded_bytes.min(b);
+        }
         let output_bucket = get("OUTPUT_BUCKET");
         let source_bucket = get("SOURCE_BUCKET");
         let same_bucket = match (&output_bucket, &source_bucket) {
@@ -118,6 +157,7 @@ impl Config {
             deadline_margin: Duration::from_millis(num("DEADLINE_MARGIN_MS", 10_000)?),
             metrics_namespace: var("METRICS_NAMESPACE")
                 .map_or_else(|| "imgtool".into(), |v| v.trim().to_string()),
+            memory_budget,
         })
     }
 
@@ -133,9 +173,19 @@ impl Config {
             && key.starts_with(&self.output_prefix)
     }
 
-    /// The key of a rendition: `{prefix}{source key}/{label}.{ext}`.
-    pub fn rendition_key(&self, source_key: &str, label: &str, ext: &str) -> String {
-        format!("{}{source_key}/{label}.{ext}", self.output_prefix)
+    /// The key of a rendition: `{prefix}{source key}/{version}/{label}.{ext}`, where
+    /// `version` names the source version it was made from (see the handler), so a key is
+    /// never overwritten with another picture. When that is longer than S3's 1,024 bytes,
+    /// `{prefix}_long/{sha256 of the source key}/{version}/{label}.{ext}` instead.
+    pub fn rendition_key(&self, source_key: &str, version: &str, label: &str, ext: &str) -> String {
+        let key = format!("{}{source_key}/{version}/{label}.{ext}", self.output_prefix);
+        if key.len() <= MAX_KEY_BYTES {
+            return key;
+        }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(source_key.as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}_long/{hex}/{version}/{label}.{ext}", self.output_prefix)
     }
 }
 
@@ -158,9 +208,67 @@ mod tests {
         assert_eq!(c.labels, vec!["1600", "800", "200"]);
         assert_eq!(c.concurrency, 4);
         assert_eq!(
-            c.rendition_key("a b/c.jpg", "800", "webp"),
-            "renditions/a b/c.jpg/800.webp"
+            c.rendition_key("a b/c.jpg", "s1A2B", "800", "webp"),
+            "renditions/a b/c.jpg/s1A2B/800.webp"
         );
+        assert_eq!(c.memory_budget, None, "no budget off Lambda");
+    }
+
+    #[test]
+    fn rendition_keys_stay_within_s3s_limit() {
+        let c = cfg(&[("TABLE_NAME", "t"), ("OUTPUT_BUCKET", "out")]).unwrap();
+        let seq = "s55AED6DCD90281E5";
+        // The longest source key S3 allows.
+        let long = format!("{}/x.jpg", "d".repeat(MAX_KEY_BYTES - 6));
+        assert_eq!(long.len(), MAX_KEY_BYTES);
+        let k = c.rendition_key(&long, seq, "1600x1600-cover", "webp");
+        assert!(k.len() <= MAX_KEY_BYTES, "{}", k.len());
+        assert!(
+            k.starts_with("renditions/_long/")
+                && k.ends_with("/s55AED6DCD90281E5/1600x1600-cover.webp"),
+            "{k}"
+        );
+        assert!(c.is_own_output("out", &k));
+        // Two long keys differing only at the end get different renditions.
+        let other = format!("{}/y.jpg", "d".repeat(MAX_KEY_BYTES - 6));
+        assert_ne!(k, c.rendition_key(&other, seq, "1600x1600-cover", "webp"));
+        // A key that fits is kept readable.
+        let fits = "e".repeat(900);
+        assert!(c.rendition_key(&fits, seq, "200", "jpg").contains(&fits));
+        assert!(
+            cfg(&[("TABLE_NAME", "t"), ("OUTPUT_PREFIX", &"p".repeat(300))])
+                .unwrap_err()
+                .contains("OUTPUT_PREFIX")
+        );
+    }
+
+    #[test]
+    fn the_memory_budget_follows_the_function_memory() {
+        let c = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+        ])
+        .unwrap();
+        assert_eq!(c.memory_budget, Some(budget_for_memory_mb(1769)));
+        assert_eq!(
+            budget_for_memory_mb(1769),
+            ((1769u64 << 20) - RUNTIME_RESERVE) / 10 * 9
+        );
+        // The engine's own limit never exceeds the budget.
+        let c = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+        ])
+        .unwrap();
+        assert_eq!(c.plan.limits.max_decoded_bytes, budget_for_memory_mb(512));
+        let c = cfg(&[
+            ("TABLE_NAME", "t"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ("MEMORY_BUDGET", "100M"),
+        ])
+        .unwrap();
+        assert_eq!(c.memory_budget, Some(100 << 20));
+        assert!(cfg(&[("TABLE_NAME", "t"), ("MEMORY_BUDGET", "lots")]).is_err());
     }
 
     #[test]

@@ -200,6 +200,11 @@ fn batch_task(t: &Value, schema: &str) -> Result<Task, String> {
 
 /// Recognise and parse an invocation payload.
 pub fn parse(v: &Value) -> Result<Invocation, String> {
+    // S3 sends it when a notification is configured (to SQS and SNS; never to Lambda
+    // directly, but a hand-made invocation may carry it): nothing to do.
+    if v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Ok(Invocation::Direct(Vec::new()));
+    }
     if let Some(schema) = v.get("invocationSchemaVersion").and_then(Value::as_str) {
         let invocation_id = v
             .get("invocationId")

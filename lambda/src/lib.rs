@@ -2,7 +2,9 @@
 //! source object in DynamoDB out. The `bootstrap` binary is thin glue over this library.
 
 pub mod aws;
+pub mod budget;
 pub mod config;
+pub mod error;
 pub mod event;
 pub mod handler;
 pub mod memory;

@@ -36,7 +36,11 @@ async fn main() -> Result<(), Error> {
         },
         cfg,
     ));
-    tracing::info!(version = imgcore::VERSION, "ready");
+    tracing::info!(
+        version = imgcore::VERSION,
+        memory_budget = handler.budget().map(|b| b.total()),
+        "ready"
+    );
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

@@ -1,13 +1,19 @@
 //! In-memory adapters, for tests of the decision logic (and for trying the handler without
-//! AWS). Each can be told to fail its next calls, to exercise retries.
+//! AWS). They keep S3's and DynamoDB's semantics that the handler relies on (versions,
+//! `If-Match`, ranges, the 1,024-byte key limit, conditional writes returning the old item)
+//! and can be told to fail, transiently or for good.
 
+use crate::error::{Error, ErrorKind};
 use crate::ports::{
-    Catalog, Fetched, ObjectHead, ObjectStore, PortError, PutObject, Record, WriteIf,
+    Catalog, Fetched, Get, ObjectHead, ObjectStore, PutObject, Record, WriteIf, Written,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
+
+/// S3's longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
 
 /// A stored object.
 #[derive(Debug, Clone)]
@@ -16,6 +22,8 @@ pub struct Stored {
     pub body: Vec<u8>,
     /// ETag.
     pub etag: String,
+    /// Version id.
+    pub version_id: String,
     /// Content type.
     pub content_type: String,
     /// Cache control.
@@ -24,33 +32,80 @@ pub struct Stored {
     pub metadata: Vec<(String, String)>,
 }
 
-/// An in-memory object store.
+/// A permanent refusal to inject: calls of `op` (`head`, `get`, `put`, `delete`) on keys
+/// containing `key_part` fail with `error`.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// Operation name.
+    pub op: &'static str,
+    /// Part of the key.
+    pub key_part: String,
+    /// The error returned.
+    pub error: Error,
+}
+
+/// An in-memory, versioned object store.
 #[derive(Default)]
 pub struct MemoryStore {
-    /// `(bucket, key)` → object.
+    /// `(bucket, key)` → current version.
     pub objects: Mutex<BTreeMap<(String, String), Stored>>,
+    /// `(bucket, key, version id)` → every version ever uploaded.
+    pub versions: Mutex<BTreeMap<(String, String, String), Stored>>,
     /// Fail this many of the next calls with a transient error.
     pub fail_next: AtomicU32,
+    /// Permanent refusals.
+    pub refusals: Mutex<Vec<Refusal>>,
     /// Count of GET calls (to check that refused objects are never read).
     pub gets: AtomicU32,
+    /// Count of HEAD calls.
+    pub heads: AtomicU32,
     next_etag: AtomicU32,
 }
 
 impl MemoryStore {
+    fn insert(&self, bucket: &str, key: &str, mut s: Stored) -> Stored {
+        let n = self.next_etag.fetch_add(1, Ordering::SeqCst);
+        s.etag = format!("etag{n}");
+        s.version_id = format!("v{n}");
+        self.versions
+            .lock()
+            .expect("lock")
+            .insert((bucket.into(), key.into(), s.version_id.clone()), s.clone());
+        self.objects
+            .lock()
+            .expect("lock")
+            .insert((bucket.into(), key.into()), s.clone());
+        s
+    }
+
     /// Put an object as a client upload would; returns its ETag.
     pub fn upload(&self, bucket: &str, key: &str, body: Vec<u8>) -> String {
-        let etag = format!("etag{}", self.next_etag.fetch_add(1, Ordering::SeqCst));
-        self.objects.lock().expect("lock").insert(
-            (bucket.into(), key.into()),
+        self.upload_version(bucket, key, body).0
+    }
+
+    /// Put an object as a client upload would; returns its ETag and version id.
+    pub fn upload_version(&self, bucket: &str, key: &str, body: Vec<u8>) -> (String, String) {
+        let s = self.insert(
+            bucket,
+            key,
             Stored {
                 body,
-                etag: etag.clone(),
+                etag: String::new(),
+                version_id: String::new(),
                 content_type: String::new(),
                 cache_control: String::new(),
                 metadata: vec![],
             },
         );
-        etag
+        (s.etag, s.version_id)
+    }
+
+    /// Remove an object as a client would (its versions stay).
+    pub fn remove(&self, bucket: &str, key: &str) {
+        self.objects
+            .lock()
+            .expect("lock")
+            .remove(&(bucket.into(), key.into()));
     }
 
     /// Keys in a bucket.
@@ -73,20 +128,36 @@ impl MemoryStore {
             .cloned()
     }
 
-    fn fault(&self) -> Result<(), PortError> {
+    /// Refuse every `op` on keys containing `key_part` with `error`.
+    pub fn refuse(&self, op: &'static str, key_part: &str, error: Error) {
+        self.refusals.lock().expect("lock").push(Refusal {
+            op,
+            key_part: key_part.into(),
+            error,
+        });
+    }
+
+    fn fault(&self, op: &str, key: &str) -> Result<(), Error> {
         let n = self.fail_next.load(Ordering::SeqCst);
         if n > 0 {
             self.fail_next.store(n - 1, Ordering::SeqCst);
-            return Err(PortError::transient("SlowDown: injected"));
+            return Err(Error::transient("SlowDown: injected"));
         }
-        Ok(())
+        let refusals = self.refusals.lock().expect("lock");
+        match refusals
+            .iter()
+            .find(|r| r.op == op && key.contains(&r.key_part))
+        {
+            Some(r) => Err(r.error.clone()),
+            None => Ok(()),
+        }
     }
 
     fn head_of(s: &Stored) -> ObjectHead {
         ObjectHead {
             size: s.body.len() as u64,
             etag: s.etag.clone(),
-            version_id: None,
+            version_id: Some(s.version_id.clone()),
             metadata: s.metadata.clone(),
         }
     }
@@ -94,37 +165,56 @@ impl MemoryStore {
 
 #[async_trait]
 impl ObjectStore for MemoryStore {
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, PortError> {
-        self.fault()?;
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, Error> {
+        self.fault("head", key)?;
+        self.heads.fetch_add(1, Ordering::SeqCst);
         Ok(self.object(bucket, key).map(|s| Self::head_of(&s)))
     }
 
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> Result<Fetched, PortError> {
-        self.fault()?;
+    async fn get(&self, g: &Get) -> Result<Fetched, Error> {
+        self.fault("get", &g.key)?;
         self.gets.fetch_add(1, Ordering::SeqCst);
-        Ok(match self.object(bucket, key) {
+        let found = match &g.version_id {
+            Some(v) => self
+                .versions
+                .lock()
+                .expect("lock")
+                .get(&(g.bucket.clone(), g.key.clone(), v.clone()))
+                .cloned(),
+            None => self.object(&g.bucket, &g.key),
+        };
+        Ok(match found {
             None => Fetched::Missing,
-            Some(s) if if_match.is_some_and(|m| m != s.etag) => Fetched::Changed,
+            Some(s) if g.if_match.as_ref().is_some_and(|m| *m != s.etag) => Fetched::Changed,
             Some(s) => {
                 let h = Self::head_of(&s);
-                Fetched::Found(s.body, h)
+                let body = match &g.range {
+                    Some(r) => {
+                        let len = s.body.len() as u64;
+                        s.body[r.start.min(len) as usize..r.end.min(len) as usize].to_vec()
+                    }
+                    None => s.body,
+                };
+                Fetched::Found(body, h)
             }
         })
     }
 
-    async fn put(&self, o: PutObject) -> Result<(), PortError> {
-        self.fault()?;
-        let etag = format!("etag{}", self.next_etag.fetch_add(1, Ordering::SeqCst));
-        self.objects.lock().expect("lock").insert(
-            (o.bucket, o.key),
+    async fn put(&self, o: PutObject) -> Result<(), Error> {
+        self.fault("put", &o.key)?;
+        if o.key.len() > MAX_KEY_BYTES {
+            return Err(Error::new(
+                ErrorKind::Rejected,
+                "KeyTooLongError: Your key is too long",
+            ));
+        }
+        self.insert(
+            &o.bucket,
+            &o.key,
             Stored {
                 body: o.body,
-                etag,
+                etag: String::new(),
+                version_id: String::new(),
                 content_type: o.content_type,
                 cache_control: o.cache_control,
                 metadata: o.metadata,
@@ -133,12 +223,9 @@ impl ObjectStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.fault()?;
-        self.objects
-            .lock()
-            .expect("lock")
-            .remove(&(bucket.into(), key.into()));
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error> {
+        self.fault("delete", key)?;
+        self.remove(bucket, key);
         Ok(())
     }
 }
@@ -150,6 +237,8 @@ pub struct MemoryCatalog {
     pub records: Mutex<BTreeMap<String, Record>>,
     /// Fail this many of the next calls with a transient error.
     pub fail_next: AtomicU32,
+    /// When set, every write fails with this error.
+    pub refuse_writes: Mutex<Option<Error>>,
 }
 
 impl MemoryCatalog {
@@ -161,23 +250,27 @@ impl MemoryCatalog {
 
 #[async_trait]
 impl Catalog for MemoryCatalog {
-    async fn get(&self, id: &str) -> Result<Option<Record>, PortError> {
+    async fn get(&self, id: &str) -> Result<Option<Record>, Error> {
         if self.fail_next.load(Ordering::SeqCst) > 0 {
             self.fail_next.fetch_sub(1, Ordering::SeqCst);
-            return Err(PortError::transient(
+            return Err(Error::transient(
                 "ProvisionedThroughputExceededException: injected",
             ));
         }
         Ok(self.record(id))
     }
 
-    async fn put(&self, r: &Record, cond: &WriteIf) -> Result<bool, PortError> {
+    async fn put(&self, r: &Record, cond: &WriteIf) -> Result<Written, Error> {
         if self.fail_next.load(Ordering::SeqCst) > 0 {
             self.fail_next.fetch_sub(1, Ordering::SeqCst);
-            return Err(PortError::transient("ThrottlingException: injected"));
+            return Err(Error::transient("ThrottlingException: injected"));
+        }
+        if let Some(e) = self.refuse_writes.lock().expect("lock").clone() {
+            return Err(e);
         }
         let mut m = self.records.lock().expect("lock");
-        let ok = match (m.get(&r.id), cond) {
+        let old = m.get(&r.id).cloned();
+        let ok = match (&old, cond) {
             (None, _) => true,
             (Some(old), WriteIf::NewerThanStored(seq)) => old.sequencer < *seq,
             (Some(old), WriteIf::Unchanged(Some(seq))) => old.sequencer == *seq,
@@ -185,7 +278,9 @@ impl Catalog for MemoryCatalog {
         };
         if ok {
             m.insert(r.id.clone(), r.clone());
+            Ok(Written::Replaced(old))
+        } else {
+            Ok(Written::Kept(old))
         }
-        Ok(ok)
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! Metrics (namespace `METRICS_NAMESPACE`, default `imgtool`):
 //! - `Images` (Count) and `TotalMs` by `Outcome`: `done`, `failed`, `deleted`, `skipped`,
-//!   `retry`.
-//! - `Failed` (Count) by `Reason`: the error kind of a failed record (`corrupt`,
-//!   `truncated`, `unsupported`, `limit_exceeded`, `access`, …).
+//!   `retry`, `dead_letter`.
+//! - `Failed` (Count) by `Reason`: the error kind of a failed record or a dead letter
+//!   (`corrupt`, `truncated`, `unsupported`, `limit_exceeded`, `access_denied`, …).
 //! - `BytesIn`, `BytesOut`, `FetchMs`, `RenderMs`, `StoreMs`, without dimensions, for
 //!   objects that were read.
 
@@ -27,13 +27,14 @@ pub struct Stages {
     pub store_ms: u64,
 }
 
-fn outcome_name(r: &TaskResult) -> (&'static str, Option<&str>) {
+fn outcome_name(r: &TaskResult) -> (&'static str, Option<&'static str>) {
     match r {
         TaskResult::Handled(Outcome::Done) => ("done", None),
-        TaskResult::Handled(Outcome::Failed(kind)) => ("failed", Some(kind)),
+        TaskResult::Handled(Outcome::Failed(kind)) => ("failed", Some(kind.as_str())),
         TaskResult::Handled(Outcome::Deleted) => ("deleted", None),
         TaskResult::Handled(Outcome::Skipped(_)) => ("skipped", None),
         TaskResult::Retry(_) => ("retry", None),
+        TaskResult::DeadLetter(e) => ("dead_letter", Some(e.kind.as_str())),
     }
 }
 
@@ -150,7 +151,9 @@ mod tests {
 
     #[test]
     fn a_failed_image_counts_under_its_reason() {
-        let r = TaskResult::Handled(Outcome::Failed("truncated".into()));
+        let r = TaskResult::Handled(Outcome::Failed(crate::error::ErrorKind::Image(
+            imgcore::ErrorKind::Truncated,
+        )));
         let v = line("ns", 1, &r, &Stages::default(), 3);
         assert_eq!(v["Outcome"], "failed");
         assert_eq!(v["Reason"], "truncated");
@@ -165,7 +168,7 @@ mod tests {
         let v = line(
             "ns",
             1,
-            &TaskResult::Retry("SlowDown".into()),
+            &TaskResult::Retry(crate::error::Error::transient("SlowDown")),
             &Stages::default(),
             9,
         );

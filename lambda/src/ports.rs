@@ -4,32 +4,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// A failure of an adapter, tagged by whether trying again can help.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct PortError {
-    /// Throttling, 5xx, timeouts and connection errors: the work should be retried.
-    pub retryable: bool,
-    /// What happened (with the service's error code when there is one).
-    pub message: String,
-}
-
-impl PortError {
-    /// A transient failure.
-    pub fn transient(message: impl Into<String>) -> Self {
-        PortError {
-            retryable: true,
-            message: message.into(),
-        }
-    }
-    /// A failure that will happen again.
-    pub fn permanent(message: impl Into<String>) -> Self {
-        PortError {
-            retryable: false,
-            message: message.into(),
-        }
-    }
-}
+pub use crate::error::{Error, ErrorKind};
 
 /// What a HEAD says about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +19,23 @@ pub struct ObjectHead {
     pub metadata: Vec<(String, String)>,
 }
 
+/// A GET: which object, which version, which bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Get {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// Read this version (Batch Operations tasks that name one); the current one when
+    /// `None`.
+    pub version_id: Option<String>,
+    /// Only if the object's ETag is still this (`If-Match`); a mismatch is
+    /// [`Fetched::Changed`].
+    pub if_match: Option<String>,
+    /// Only these bytes (`Range`); the whole object when `None`.
+    pub range: Option<std::ops::Range<u64>>,
+}
+
 /// Result of a conditional GET.
 #[derive(Debug)]
 pub enum Fetched {
@@ -51,7 +43,7 @@ pub enum Fetched {
     Found(Vec<u8>, ObjectHead),
     /// No such object (deleted since the event).
     Missing,
-    /// The object changed since the event (its ETag no longer matches).
+    /// The object changed since the event (its ETag no longer matches: HTTP 412).
     Changed,
 }
 
@@ -72,22 +64,19 @@ pub struct PutObject {
     pub metadata: Vec<(String, String)>,
 }
 
-/// Where images are read and renditions written.
+/// Where images are read and renditions written. Sources are HEADed (only when the event
+/// lacks their size) and read; renditions are only ever written and deleted, never read,
+/// so no permission to list or read the output bucket is needed.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
-    /// HEAD an object; `None` when it does not exist.
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, PortError>;
-    /// GET an object, only if its ETag is still `if_match` (when given).
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&str>,
-    ) -> Result<Fetched, PortError>;
+    /// HEAD a source object; `None` when it does not exist.
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>, Error>;
+    /// GET (part of) an object.
+    async fn get(&self, get: &Get) -> Result<Fetched, Error>;
     /// PUT an object.
-    async fn put(&self, object: PutObject) -> Result<(), PortError>;
+    async fn put(&self, object: PutObject) -> Result<(), Error>;
     /// DELETE an object (no error when it is already gone).
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), Error>;
 }
 
 /// Status of a source object in the catalog.
@@ -159,9 +148,10 @@ pub struct Record {
     pub color: Option<String>,
     /// The renditions written.
     pub renditions: Vec<RenditionRecord>,
-    /// For `failed`: the error kind (`corrupt`, `limit_exceeded`, …).
+    /// For `failed`: the error kind (`corrupt`, `limit_exceeded`, …; see
+    /// [`ErrorKind::as_str`]). For `deleted`: set when renditions could not be deleted.
     pub error_kind: Option<String>,
-    /// For `failed`: the error message.
+    /// The error message, with `error_kind`.
     pub error: Option<String>,
     /// When processed (RFC 3339, UTC).
     pub processed_at: String,
@@ -181,13 +171,22 @@ pub enum WriteIf {
     Unchanged(Option<String>),
 }
 
+/// What a conditional record write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Written {
+    /// Written; the record it replaced, if any.
+    Replaced(Option<Record>),
+    /// The condition did not hold, nothing was written; the record that stays.
+    Kept(Option<Record>),
+}
+
 /// Where records are kept.
 #[async_trait]
 pub trait Catalog: Send + Sync {
     /// Read a record (strongly consistent).
-    async fn get(&self, id: &str) -> Result<Option<Record>, PortError>;
-    /// Write a record if the condition holds; `Ok(false)` when it does not (nothing written).
-    async fn put(&self, record: &Record, condition: &WriteIf) -> Result<bool, PortError>;
+    async fn get(&self, id: &str) -> Result<Option<Record>, Error>;
+    /// Write a record if the condition holds, atomically, and say what was there.
+    async fn put(&self, record: &Record, condition: &WriteIf) -> Result<Written, Error>;
 }
 
 /// Left-pad an S3 sequencer (hex) to 32 digits, upper-case, so that string order is event

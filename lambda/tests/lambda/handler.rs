@@ -1,5 +1,6 @@
 //! The decision logic, with in-memory adapters and the real image engine.
 
+use imgtool_lambda::error::{Error, ErrorKind};
 use imgtool_lambda::event::{parse, Action, Task};
 use imgtool_lambda::memory::{MemoryCatalog, MemoryStore};
 use imgtool_lambda::ports::Status;
@@ -40,6 +41,12 @@ fn task(key: &str, etag: &str, seq: &str, size: usize) -> Task {
     }
 }
 
+fn limit_exceeded() -> TaskResult {
+    TaskResult::Handled(Outcome::Failed(ErrorKind::Image(
+        imgcore::ErrorKind::LimitExceeded,
+    )))
+}
+
 fn upload(h: &H, key: &str, bytes: Vec<u8>, seq: &str) -> Task {
     let len = bytes.len();
     let etag = store(h).upload("src", key, bytes);
@@ -60,8 +67,8 @@ async fn an_upload_becomes_renditions_and_one_record() {
     assert_eq!(
         keys,
         vec![
-            "renditions/a b/photo+1.jpg/200.webp",
-            "renditions/a b/photo+1.jpg/64x64-cover.jpg"
+            "renditions/a b/photo+1.jpg/s55AED6DCD90281E5/200.webp",
+            "renditions/a b/photo+1.jpg/s55AED6DCD90281E5/64x64-cover.jpg"
         ]
     );
     let webp = store(&h).object("out", &keys[0]).unwrap();
@@ -74,8 +81,20 @@ async fn an_upload_becomes_renditions_and_one_record() {
     let info = imgcore::probe(&webp.body).unwrap();
     assert_eq!((info.width, info.height), (200, 133));
 
+    assert!(
+        webp.metadata.iter().all(|(k, _)| k != "source-version"),
+        "no version in an unversioned bucket's event: the metadata is left out"
+    );
     let r = catalog(&h).record("src/a b/photo+1.jpg").unwrap();
     assert_eq!(r.status, Status::Done);
+    assert_eq!(
+        r.renditions
+            .iter()
+            .map(|x| x.key.as_str())
+            .collect::<Vec<_>>(),
+        keys,
+        "the record points at the renditions"
+    );
     assert_eq!(
         (r.width, r.height, r.format.as_deref()),
         (Some(320), Some(213), Some("jpeg"))
@@ -145,10 +164,10 @@ async fn bad_images_get_a_failed_record_and_no_retry() {
         ("bad/bomb-64250x64250.jpg", "limit_exceeded"),
     ] {
         let t = upload(&h, name, super::fixture(name), "01");
-        assert_eq!(
-            h.run_task(&t).await,
-            TaskResult::Handled(Outcome::Failed(kind.into())),
-            "{name}"
+        let r = h.run_task(&t).await;
+        assert!(
+            matches!(&r, TaskResult::Handled(Outcome::Failed(k)) if k.as_str() == kind),
+            "{name}: {r:?}"
         );
         let r = catalog(&h).record(&format!("src/{name}")).unwrap();
         assert_eq!(r.status, Status::Failed);
@@ -162,10 +181,7 @@ async fn bad_images_get_a_failed_record_and_no_retry() {
 async fn an_oversized_object_is_refused_without_reading_it() {
     let h = handler(&[("MAX_OBJECT_BYTES", "1000")]);
     let t = upload(&h, "big.jpg", super::fixture("photo.jpg"), "01");
-    assert_eq!(
-        h.run_task(&t).await,
-        TaskResult::Handled(Outcome::Failed("limit_exceeded".into()))
-    );
+    assert_eq!(h.run_task(&t).await, limit_exceeded());
     assert_eq!(
         store(&h).gets.load(Ordering::SeqCst),
         0,
@@ -184,9 +200,11 @@ async fn transient_failures_are_retried_then_succeed() {
     let h = handler(&[]);
     let t = upload(&h, "flaky.jpg", super::fixture("photo.jpg"), "01");
     store(&h).fail_next.store(1, Ordering::SeqCst);
-    assert!(matches!(h.run_task(&t).await, TaskResult::Retry(m) if m.contains("SlowDown")));
+    assert!(matches!(h.run_task(&t).await, TaskResult::Retry(m) if m.message.contains("SlowDown")));
     catalog(&h).fail_next.store(1, Ordering::SeqCst);
-    assert!(matches!(h.run_task(&t).await, TaskResult::Retry(m) if m.contains("Throughput")));
+    assert!(
+        matches!(h.run_task(&t).await, TaskResult::Retry(m) if m.message.contains("Throughput"))
+    );
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
 }
 
@@ -216,7 +234,7 @@ async fn direct_invocations_fail_and_sqs_reports_only_the_failed_message() {
     let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", "src"), ("ETAG", &etag)]);
     store(&h).fail_next.store(1, Ordering::SeqCst);
     let err = h.handle(parse(&ev).unwrap(), None).await.unwrap_err();
-    assert!(err.contains("need a retry"), "{err}");
+    assert!(err.contains("1 of 1 records are not finished"), "{err}");
     let ok = h.handle(parse(&ev).unwrap(), None).await.unwrap();
     assert_eq!(ok["done"], 1);
 }
@@ -228,14 +246,14 @@ async fn outputs_in_the_source_bucket_are_never_processed() {
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
     let outputs = store(&h).keys("src");
     assert!(
-        outputs.iter().any(|k| k == "thumbs/photo.jpg/200.webp"),
+        outputs.iter().any(|k| k == "thumbs/photo.jpg/s1/200.webp"),
         "{outputs:?}"
     );
     // The rendition's own ObjectCreated event comes back: it is skipped.
     let o = store(&h)
-        .object("src", "thumbs/photo.jpg/200.webp")
+        .object("src", "thumbs/photo.jpg/s1/200.webp")
         .unwrap();
-    let again = task("thumbs/photo.jpg/200.webp", &o.etag, "02", o.body.len());
+    let again = task("thumbs/photo.jpg/s1/200.webp", &o.etag, "02", o.body.len());
     assert_eq!(
         h.run_task(&again).await,
         TaskResult::Handled(Outcome::Skipped("own output"))
@@ -252,6 +270,7 @@ async fn delete_removes_renditions_and_marks_the_record() {
     let h = handler(&[]);
     let t = upload(&h, "gone.jpg", super::fixture("photo.jpg"), "05");
     assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
+    store(&h).remove("src", "gone.jpg");
     let del = Task {
         action: Action::Removed,
         size: None,
@@ -280,7 +299,9 @@ async fn nothing_starts_when_the_deadline_is_near() {
     let r = h
         .run_all(vec![t], Some(Instant::now() + Duration::from_secs(1)))
         .await;
-    assert!(matches!(&r[0], TaskResult::Retry(m) if m.contains("deadline")));
+    assert!(
+        matches!(&r[0], TaskResult::Retry(m) if m.kind == ErrorKind::Deadline && m.message.contains("deadline"))
+    );
     assert!(catalog(&h).record("src/late.jpg").is_none());
 }
 

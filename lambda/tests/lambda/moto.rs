@@ -3,7 +3,7 @@
 
 use imgtool_lambda::aws::{DynamoCatalog, S3Store};
 use imgtool_lambda::event::parse;
-use imgtool_lambda::ports::{Catalog, Status, WriteIf};
+use imgtool_lambda::ports::{Catalog, Status, WriteIf, Written};
 use imgtool_lambda::Handler;
 use std::sync::Arc;
 
@@ -199,17 +199,49 @@ async fn conditional_writes_keep_the_newest_record() {
     r.status = Status::Failed;
     // Older and equal sequencers are refused by DynamoDB's condition; newer is accepted.
     let older = format!("{:0>32}", "0055AED6DCD90281E4");
-    assert!(!cat.put(&r, &WriteIf::NewerThanStored(older)).await.unwrap());
-    assert!(!cat
-        .put(&r, &WriteIf::NewerThanStored(stored_seq.clone()))
-        .await
-        .unwrap());
-    assert!(!cat.put(&r, &WriteIf::Unchanged(None)).await.unwrap());
-    assert!(cat
+    // A refused write says which record stays (DynamoDB returns it with the failed
+    // condition); an accepted one returns the record it replaced.
+    let kept = |w: Written| match w {
+        Written::Kept(Some(k)) => k.status,
+        other => panic!("expected a kept record, got {other:?}"),
+    };
+    assert_eq!(
+        kept(cat.put(&r, &WriteIf::NewerThanStored(older)).await.unwrap()),
+        Status::Done
+    );
+    assert_eq!(
+        kept(
+            cat.put(&r, &WriteIf::NewerThanStored(stored_seq.clone()))
+                .await
+                .unwrap()
+        ),
+        Status::Done
+    );
+    assert_eq!(
+        kept(cat.put(&r, &WriteIf::Unchanged(None)).await.unwrap()),
+        Status::Done
+    );
+    match cat
         .put(&r, &WriteIf::Unchanged(Some(stored_seq)))
         .await
-        .unwrap());
+        .unwrap()
+    {
+        Written::Replaced(Some(prev)) => {
+            assert_eq!(prev.status, Status::Done);
+            assert_eq!(prev.renditions.len(), 2);
+        }
+        other => panic!("expected the replaced record, got {other:?}"),
+    }
     assert_eq!(cat.get(&id).await.unwrap().unwrap().status, Status::Failed);
+    // A first write replaces nothing.
+    let mut fresh = r.clone();
+    fresh.id = format!("{}/new.jpg", l.src);
+    assert_eq!(
+        cat.put(&fresh, &WriteIf::NewerThanStored("1".into()))
+            .await
+            .unwrap(),
+        Written::Replaced(None)
+    );
 }
 
 #[tokio::test]
@@ -290,5 +322,5 @@ async fn a_server_that_is_down_is_a_transient_error() {
     };
     use imgtool_lambda::ports::ObjectStore;
     let e = store.head("b", "k").await.unwrap_err();
-    assert!(e.retryable, "{}", e.message);
+    assert!(e.retryable(), "{e}");
 }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the deployable Lambda package (arm64, provided.al2023) on an x86_64 Debian machine:
+# cargo-lambda cross-compiles with zig (both pinned, from PyPI, in their own virtualenv),
+# then the result is checked: an AArch64 ELF, linked only against libraries Amazon Linux
+# 2023 has, needing glibc 2.34 at most. Prints the sizes of the binary and the zip.
+# Safe to run again: installs are skipped when already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_LAMBDA_VERSION=1.9.2
+ZIG_VERSION=0.13.0 # the zig series cargo-lambda 1.9 is known to work with
+VENV=.venv-package
+TARGET_TRIPLE=aarch64-unknown-linux-gnu
+MAX_GLIBC=2.34 # glibc of Amazon Linux 2023 (provided.al2023)
+# Libraries a Rust binary may link that provided.al2023 is known to have; any other fails.
+ALLOWED_LIBS="libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libgcc_s.so.1 ld-linux-aarch64.so.1"
+
+fail() { echo "error: $*" >&2; exit 1; }
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+apt_updated=""
+apt_install() {
+  echo "==> installing $* (Debian)"
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
+  fail "cargo and rustup are required (install Rust with rustup: https://rustup.rs)"
+fi
+source scripts/ensure-build-tools.sh
+# Build scripts and proc macros run on this machine and are linked by the host's cc.
+command -v cc >/dev/null || apt_install gcc libc6-dev
+command -v readelf >/dev/null || apt_install binutils
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+
+stamp="$VENV/.installed-cargo-lambda-$CARGO_LAMBDA_VERSION-ziglang-$ZIG_VERSION"
+if [ ! -f "$stamp" ]; then
+  echo "==> installing cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIG_VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check \
+    "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIG_VERSION"
+  touch "$stamp"
+fi
+# cargo finds `cargo-lambda` on PATH, and cargo-lambda runs zig as `python3 -m ziglang`
+# with the first python3 on PATH: the virtualenv's.
+export PATH="$PWD/$VENV/bin:$PATH"
+zig_found="$(python3 -m ziglang version)" || fail "zig (PyPI ziglang) does not run from $VENV"
+echo "==> cargo-lambda $(cargo lambda --version | awk '{print $2}'), zig $zig_found"
+
+echo "==> rustup target add $TARGET_TRIPLE"
+rustup target add "$TARGET_TRIPLE"
+
+echo "==> cargo lambda build --release --arm64 (imgtool-lambda, bin bootstrap)"
+cargo lambda build --release --arm64 --locked --output-format zip \
+  -p imgtool-lambda --bin bootstrap
+
+# cargo-lambda writes to <target dir>/lambda/<bin>/ (CARGO_TARGET_DIR and .cargo/config
+# can move the target dir; cargo metadata knows where it is).
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+bin="$target_dir/lambda/bootstrap/bootstrap"
+zip="$target_dir/lambda/bootstrap/bootstrap.zip"
+[ -f "$bin" ] || fail "$bin was not produced"
+[ -f "$zip" ] || fail "$zip was not produced"
+
+echo "==> checking $bin"
+machine="$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')"
+[ "$machine" = "AArch64" ] || fail "$bin is built for '$machine', not AArch64"
+
+needed="$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')"
+for lib in $needed; do
+  case " $ALLOWED_LIBS " in
+    *" $lib "*) ;;
+    *) fail "$bin needs $lib, which is not among the libraries provided.al2023 is known to have ($ALLOWED_LIBS)" ;;
+  esac
+done
+
+glibc="$(readelf -V "$bin" | { grep -o 'GLIBC_[0-9][0-9.]*' || true; } | sed 's/GLIBC_//' | sort -uV | tail -n 1)"
+[ -n "$glibc" ] || fail "$bin requires no GLIBC_ symbol versions: not a glibc binary?"
+if [ "$(printf '%s\n%s\n' "$glibc" "$MAX_GLIBC" | sort -V | tail -n 1)" != "$MAX_GLIBC" ]; then
+  fail "$bin needs glibc $glibc; provided.al2023 has $MAX_GLIBC"
+fi
+
+# The zip must hold one executable named bootstrap at its root.
+python3 - "$zip" <<'EOF' || fail "$zip does not hold an executable bootstrap at its root"
+import sys, zipfile
+entries = zipfile.ZipFile(sys.argv[1]).infolist()
+ok = [e.filename for e in entries] == ["bootstrap"] and (entries[0].external_attr >> 16) & 0o111
+sys.exit(0 if ok else 1)
+EOF
+
+size() {
+  local bytes
+  bytes="$(stat -c %s "$1")"
+  awk -v b="$bytes" 'BEGIN { printf "%d bytes (%.1f MiB)", b, b / 1048576 }'
+}
+echo "==> AArch64 ELF; needs $(echo "$needed" | tr '\n' ' ')and glibc $glibc (at most $MAX_GLIBC)"
+echo "==> binary: $bin: $(size "$bin")"
+echo "==> zip:    $zip: $(size "$zip")"
