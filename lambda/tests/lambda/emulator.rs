@@ -214,8 +214,8 @@ async fn bootstrap_under_the_runtime_emulator() {
     assert_eq!(
         keys,
         vec![
-            "renditions/uploads/my holiday photo+1.jpg/400.jpg",
-            "renditions/uploads/my holiday photo+1.jpg/100x100-cover.webp"
+            "renditions/uploads/my holiday photo+1.jpg/s55AED6DCD90281E5/400.jpg",
+            "renditions/uploads/my holiday photo+1.jpg/s55AED6DCD90281E5/100x100-cover.webp"
         ]
     );
     let o =

@@ -118,16 +118,16 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     assert_eq!(
         got,
         vec![
-            "renditions/100% real.webp/200.webp",
-            "renditions/100% real.webp/64x64-cover.jpg",
-            "renditions/café/写真 1.png/200.webp",
-            "renditions/café/写真 1.png/64x64-cover.jpg",
+            "renditions/100% real.webp/s55AED6DCD9028402/200.webp",
+            "renditions/100% real.webp/s55AED6DCD9028402/64x64-cover.jpg",
+            "renditions/café/写真 1.png/s55AED6DCD9028401/200.webp",
+            "renditions/café/写真 1.png/s55AED6DCD9028401/64x64-cover.jpg",
         ]
     );
     let o =
         l.s3.get_object()
             .bucket(&l.out)
-            .key("renditions/café/写真 1.png/64x64-cover.jpg")
+            .key("renditions/café/写真 1.png/s55AED6DCD9028401/64x64-cover.jpg")
             .send()
             .await
             .unwrap();
@@ -157,7 +157,7 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let before =
         l.s3.head_object()
             .bucket(&l.out)
-            .key("renditions/100% real.webp/200.webp")
+            .key("renditions/100% real.webp/s55AED6DCD9028402/200.webp")
             .send()
             .await
             .unwrap();
@@ -170,7 +170,7 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let after =
         l.s3.head_object()
             .bucket(&l.out)
-            .key("renditions/100% real.webp/200.webp")
+            .key("renditions/100% real.webp/s55AED6DCD9028402/200.webp")
             .send()
             .await
             .unwrap();
