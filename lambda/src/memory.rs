@@ -9,7 +9,7 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// S3's longest key, in bytes.
@@ -59,6 +59,8 @@ pub struct MemoryStore {
     pub gets: AtomicU32,
     /// Count of HEAD calls.
     pub heads: AtomicU32,
+    /// Bytes of source bodies returned by GET (ranges count what they return).
+    pub bytes_served: AtomicU64,
     next_etag: AtomicU32,
 }
 
@@ -195,6 +197,8 @@ impl ObjectStore for MemoryStore {
                     }
                     None => s.body,
                 };
+                self.bytes_served
+                    .fetch_add(body.len() as u64, Ordering::SeqCst);
                 Fetched::Found(body, h)
             }
         })

@@ -381,3 +381,325 @@ async fn a_rendition_too_tall_for_webp_is_fitted_and_says_so() {
     let info = imgcore::probe(&body).unwrap();
     assert_eq!((info.width, info.height), (1, 16383));
 }
+
+#[tokio::test]
+async fn records_are_admitted_within_the_memory_budget() {
+    // Four progressive 4000x4000 JPEGs: each needs ~96 MB of coefficients (128 bytes per
+    // block and component) whatever the output size. A 250 MB budget runs two at a time,
+    // though MAX_CONCURRENCY lets four start.
+    let h = handler(&[("MEMORY_BUDGET", "250M"), ("MAX_CONCURRENCY", "4")]);
+    let jpeg = imgcore::synth::jpeg(4000, 4000, 3, imgcore::synth::Layout::Progressive);
+    let one = imgcore::estimate_memory(&jpeg, &h.config().plan)
+        .unwrap()
+        .total()
+        + jpeg.len() as u64;
+    let budget = h.budget().unwrap().total();
+    assert!(
+        one * 2 <= budget && one * 3 > budget,
+        "one {one}, budget {budget}"
+    );
+    let tasks: Vec<Task> = (0..4)
+        .map(|i| upload(&h, &format!("big-{i}.jpg"), jpeg.clone(), "0100"))
+        .collect();
+    let results = h.run_all(tasks, None).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| *r == TaskResult::Handled(Outcome::Done)),
+        "{results:?}"
+    );
+    let peak = h.budget().unwrap().peak();
+    assert!(peak <= budget, "peak lease {peak} over the budget {budget}");
+    assert!(
+        peak >= 2 * one.div_ceil(1024) * 1024,
+        "two ran side by side: peak {peak}"
+    );
+    assert_eq!(h.budget().unwrap().in_use(), 0, "every lease was returned");
+}
+
+#[tokio::test]
+async fn an_image_that_could_never_fit_is_failed_from_its_header_alone() {
+    // A 17000x17000 progressive JPEG: 3.4 MB of file, ~1.7 GB to decode. Only its first
+    // bytes are read before it is refused.
+    let h = handler(&[("MEMORY_BUDGET", "1G")]);
+    let jpeg = imgcore::synth::jpeg(17000, 17000, 3, imgcore::synth::Layout::Progressive);
+    assert!(jpeg.len() as u64 > 2 * imgtool_lambda::handler::HEADER_BYTES);
+    let t = upload(&h, "huge-progressive.jpg", jpeg, "0100");
+    assert_eq!(h.run_task(&t).await, limit_exceeded());
+    let r = catalog(&h).record("src/huge-progressive.jpg").unwrap();
+    assert_eq!(r.status, Status::Failed);
+    assert!(
+        r.error.as_deref().unwrap().contains("decoded bytes"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(
+        store(&h).bytes_served.load(Ordering::SeqCst),
+        imgtool_lambda::handler::HEADER_BYTES,
+        "only the header was read"
+    );
+    assert_eq!(h.budget().unwrap().peak(), 0, "nothing was leased");
+}
+
+#[tokio::test]
+async fn a_gif_whose_header_is_not_enough_leases_the_budget_then_what_it_needs() {
+    // A GIF's frames are counted through the whole file, so the estimate waits for the
+    // body: the read holds the whole budget, then the lease shrinks to the estimate.
+    let h = handler(&[("MEMORY_BUDGET", "64M")]);
+    let mut gif = super::fixture("static.gif");
+    let info = imgcore::probe(&gif).unwrap();
+    // Make it larger than two headers with a comment extension before the trailer.
+    let trailer = gif.pop().unwrap();
+    for _ in 0..3000 {
+        gif.extend_from_slice(&[0x21, 0xFE, 255]);
+        gif.extend_from_slice(&[b'c'; 255]);
+        gif.push(0);
+    }
+    gif.push(trailer);
+    assert!(gif.len() as u64 > 2 * imgtool_lambda::handler::HEADER_BYTES);
+    assert_eq!(imgcore::probe(&gif).unwrap().width, info.width);
+    let t = upload(&h, "padded.gif", gif, "0100");
+    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
+    assert_eq!(h.budget().unwrap().peak(), h.budget().unwrap().total());
+    assert_eq!(h.budget().unwrap().in_use(), 0);
+}
+
+#[tokio::test]
+async fn an_unreadable_sqs_message_goes_to_the_dead_letter_queue() {
+    let h = handler(&[]);
+    let etag = store(&h).upload("src", "queued/photo.jpg", super::fixture("photo.jpg"));
+    let mut ev = super::event_json("sqs-s3.json", &[("SOURCE_BUCKET", "src"), ("ETAG", &etag)]);
+    let mut bad = ev["Records"][0].clone();
+    bad["messageId"] = "not-json".into();
+    bad["body"] = "this is not an event".into();
+    let mut empty = ev["Records"][0].clone();
+    empty["messageId"] = "no-records".into();
+    empty["body"] = serde_json::json!({"hello": 1}).to_string().into();
+    let mut test_event = ev["Records"][0].clone();
+    test_event["messageId"] = "test-event".into();
+    test_event["body"] =
+        serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "src"})
+            .to_string()
+            .into();
+    ev["Records"]
+        .as_array_mut()
+        .unwrap()
+        .extend([bad, empty, test_event]);
+    let resp = h.handle(parse(&ev).unwrap(), None).await.unwrap();
+    assert_eq!(
+        resp["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": "not-json"}, {"itemIdentifier": "no-records"}]),
+        "unreadable messages are reported so the queue's redrive policy dead-letters them; the test event is not"
+    );
+    assert_eq!(
+        catalog(&h).record("src/queued/photo.jpg").unwrap().status,
+        Status::Done
+    );
+}
+
+#[tokio::test]
+async fn a_record_the_catalog_refuses_for_good_is_a_dead_letter() {
+    let h = handler(&[]);
+    let t = upload(&h, "photo.jpg", super::fixture("photo.jpg"), "01");
+    *catalog(&h).refuse_writes.lock().unwrap() = Some(Error::new(
+        ErrorKind::AccessDenied,
+        "AccessDeniedException: not authorized to perform dynamodb:PutItem",
+    ));
+    let r = h.run_task(&t).await;
+    assert!(
+        matches!(&r, TaskResult::DeadLetter(e) if e.kind == ErrorKind::AccessDenied),
+        "{r:?}"
+    );
+    let err = h
+        .handle(imgtool_lambda::event::Invocation::Direct(vec![t]), None)
+        .await
+        .unwrap_err();
+    assert!(err.contains("access_denied"), "{err}");
+}
+
+#[tokio::test]
+async fn permanent_s3_errors_are_recorded_not_retried() {
+    let h = handler(&[]);
+    let t = upload(&h, "denied.jpg", super::fixture("photo.jpg"), "01");
+    // The second rendition's PUT is refused (a policy that misses the prefix, say).
+    store(&h).refuse(
+        "put",
+        "64x64-cover",
+        Error::new(ErrorKind::AccessDenied, "AccessDenied: Access Denied"),
+    );
+    let r = h.run_task(&t).await;
+    assert_eq!(
+        r,
+        TaskResult::Handled(Outcome::Failed(ErrorKind::AccessDenied))
+    );
+    let rec = catalog(&h).record("src/denied.jpg").unwrap();
+    assert_eq!(rec.status, Status::Failed);
+    assert_eq!(rec.error_kind.as_deref(), Some("access_denied"));
+    assert!(rec.error.unwrap().contains("64x64-cover"));
+    assert!(
+        store(&h).keys("out").is_empty(),
+        "the rendition written before the failure was deleted"
+    );
+    // Delivered again: the record already says why; nothing is retried.
+    assert_eq!(
+        h.run_task(&t).await,
+        TaskResult::Handled(Outcome::Skipped("duplicate or older event"))
+    );
+
+    // A refused delete on removal is recorded on the deleted record, not retried.
+    let h = handler(&[]);
+    let t = upload(&h, "kept.jpg", super::fixture("photo.jpg"), "01");
+    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
+    store(&h).remove("src", "kept.jpg");
+    store(&h).refuse(
+        "delete",
+        "kept.jpg/",
+        Error::new(ErrorKind::AccessDenied, "AccessDenied"),
+    );
+    let del = Task {
+        action: Action::Removed,
+        sequencer: Some("02".into()),
+        ..t.clone()
+    };
+    assert_eq!(
+        h.run_task(&del).await,
+        TaskResult::Handled(Outcome::Deleted)
+    );
+    let rec = catalog(&h).record("src/kept.jpg").unwrap();
+    assert_eq!(rec.status, Status::Deleted);
+    assert_eq!(rec.error_kind.as_deref(), Some("access_denied"));
+    assert_eq!(
+        rec.renditions.len(),
+        2,
+        "the renditions left behind are listed"
+    );
+}
+
+#[tokio::test]
+async fn a_record_still_running_at_the_deadline_is_abandoned_for_a_retry() {
+    use super::race::Gated;
+    let h = Arc::new(imgtool_lambda::Handler::new(
+        Gated::new(MemoryStore::default()),
+        MemoryCatalog::default(),
+        super::config(&[("DEADLINE_MARGIN_MS", "1000")]),
+    ));
+    let bytes = super::fixture("photo.jpg");
+    let etag = h.store().inner.upload("src", "slow.jpg", bytes.clone());
+    let t = task("slow.jpg", &etag, "01", bytes.len());
+    // The rendition upload never completes: only the deadline can end the record.
+    let _stuck = h.store().hold("put", "slow.jpg");
+    let r = h
+        .run_all(vec![t], Some(Instant::now() + Duration::from_millis(2500)))
+        .await;
+    assert!(
+        matches!(&r[0], TaskResult::Retry(e) if e.kind == ErrorKind::Deadline && e.message.contains("abandoned")),
+        "{r:?}"
+    );
+    assert!(h.catalog().record("src/slow.jpg").is_none());
+}
+
+#[tokio::test]
+async fn batch_operations_honour_the_tasks_version() {
+    let h = handler(&[]);
+    let (_, v1) = store(&h).upload_version("src", "versioned.jpg", super::fixture("photo.jpg"));
+    let (_, v2) = store(&h).upload_version("src", "versioned.jpg", super::fixture("rgba.png"));
+    let batch = |version: &str| {
+        let mut ev = super::event_json("batch-2.0.json", &[("SOURCE_BUCKET", "src")]);
+        ev["tasks"] = serde_json::json!([{
+            "taskId": "t1",
+            "s3Bucket": "src",
+            "s3Key": "versioned.jpg",
+            "s3VersionId": version,
+        }]);
+        parse(&ev).unwrap()
+    };
+    // An old version: not rendered over the current one.
+    let resp = h.handle(batch(&v1), None).await.unwrap();
+    assert_eq!(resp["results"][0]["resultCode"], "Succeeded", "{resp}");
+    assert!(resp["results"][0]["resultString"]
+        .as_str()
+        .unwrap()
+        .contains("no longer the current one"));
+    assert!(catalog(&h).record("src/versioned.jpg").is_none());
+    // The current version: read by its id.
+    let resp = h.handle(batch(&v2), None).await.unwrap();
+    assert_eq!(resp["results"][0]["resultCode"], "Succeeded", "{resp}");
+    let r = catalog(&h).record("src/versioned.jpg").unwrap();
+    assert_eq!(
+        (r.format.as_deref(), r.version_id.as_deref()),
+        (Some("png"), Some(v2.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_source_key_at_s3s_length_limit_gets_renditions_under_a_hashed_key() {
+    let h = handler(&[]);
+    let key = format!("{}.jpg", "k".repeat(1020));
+    assert_eq!(key.len(), 1024);
+    let t = upload(&h, &key, super::fixture("photo.jpg"), "01");
+    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
+    let rec = catalog(&h).record(&format!("src/{key}")).unwrap();
+    assert_eq!(rec.key, key);
+    for r in &rec.renditions {
+        assert!(
+            r.key.starts_with("renditions/_long/") && r.key.len() <= 1024,
+            "{}",
+            r.key
+        );
+        let o = store(&h).object("out", &r.key).unwrap();
+        let src = o.metadata.iter().find(|(n, _)| n == "source-key").unwrap();
+        assert_eq!(
+            src.1.len(),
+            1024,
+            "the source key is in the rendition's metadata"
+        );
+    }
+}
+
+#[tokio::test]
+async fn removals_that_leave_a_current_version_keep_or_rerender_it() {
+    let h = handler(&[]);
+    // v1, then v2 over it; v2 is recorded.
+    store(&h).upload("src", "v.jpg", super::fixture("photo.jpg"));
+    let v1 = store(&h).object("src", "v.jpg").unwrap();
+    let v2_etag = store(&h).upload("src", "v.jpg", super::fixture("rgba.png"));
+    let v2 = task("v.jpg", &v2_etag, "02", super::fixture("rgba.png").len());
+    assert_eq!(h.run_task(&v2).await, TaskResult::Handled(Outcome::Done));
+    let removed = |seq: &str| Task {
+        action: Action::Removed,
+        size: None,
+        etag: None,
+        sequencer: Some(seq.into()),
+        ..v2.clone()
+    };
+    // A non-current version is deleted for good: the object is unchanged.
+    assert_eq!(
+        h.run_task(&removed("03")).await,
+        TaskResult::Handled(Outcome::Skipped("the object still exists, as recorded"))
+    );
+    assert_eq!(
+        catalog(&h).record("src/v.jpg").unwrap().format.as_deref(),
+        Some("png")
+    );
+    // The current version is deleted for good: v1 is current again and is rendered.
+    store(&h)
+        .objects
+        .lock()
+        .unwrap()
+        .insert(("src".into(), "v.jpg".into()), v1.clone());
+    assert_eq!(
+        h.run_task(&removed("04")).await,
+        TaskResult::Handled(Outcome::Done)
+    );
+    let r = catalog(&h).record("src/v.jpg").unwrap();
+    assert_eq!(
+        (r.format.as_deref(), r.etag.as_deref()),
+        (Some("jpeg"), Some(v1.etag.as_str()))
+    );
+    let keys = store(&h).keys("out");
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter().all(|k| k.contains("/s4/")),
+        "{keys:?}: v2's renditions are gone"
+    );
+}

@@ -8,6 +8,7 @@ mod faults;
 mod handler;
 mod load;
 mod moto;
+mod race;
 
 use imgtool_lambda::Config;
 use std::path::{Path, PathBuf};
