@@ -9,6 +9,7 @@ mod handler;
 mod load;
 mod moto;
 mod race;
+mod template;
 
 use imgtool_lambda::Config;
 use std::path::{Path, PathBuf};
