@@ -121,12 +121,22 @@ fn invoke(port: u16, event: &serde_json::Value) -> (bool, String) {
 /// The function's environment for the emulator, talking to `endpoint`. An env file, not
 /// --env-vars: values such as RENDITIONS contain commas.
 fn env_file(dir: &std::path::Path, endpoint: &str, l: &super::moto::Local) -> std::path::PathBuf {
+    env_file_with(dir, endpoint, l, "")
+}
+
+/// [`env_file`] with more `KEY=value` lines.
+fn env_file_with(
+    dir: &std::path::Path,
+    endpoint: &str,
+    l: &super::moto::Local,
+    more: &str,
+) -> std::path::PathBuf {
     let env_file = dir.join("lambda.env");
     std::fs::write(
         &env_file,
         format!(
             "AWS_ENDPOINT_URL={endpoint}\nAWS_REGION=us-east-1\nAWS_ACCESS_KEY_ID=test\nAWS_SECRET_ACCESS_KEY=test\n\
-             AWS_EC2_METADATA_DISABLED=true\nTABLE_NAME={}\nOUTPUT_BUCKET={}\nRENDITIONS=\"400;100x100,cover,webp\"\n",
+             AWS_EC2_METADATA_DISABLED=true\nTABLE_NAME={}\nOUTPUT_BUCKET={}\nRENDITIONS=\"400;100x100,cover,webp\"\n{more}",
             l.table, l.out
         ),
     )
@@ -137,6 +147,12 @@ fn env_file(dir: &std::path::Path, endpoint: &str, l: &super::moto::Local) -> st
 /// Start `cargo lambda watch` with this environment on a free port; returns once the port
 /// is open (the function itself starts on the first invocation).
 fn start_watch(env_file: &std::path::Path) -> (Watch, u16) {
+    start_watch_with(env_file, &[])
+}
+
+/// [`start_watch`] with more environment for `cargo lambda watch` itself (and the `cargo
+/// run` it starts the function with).
+fn start_watch_with(env_file: &std::path::Path, env: &[(&str, &str)]) -> (Watch, u16) {
     let port = free_port();
     let log_path = std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
@@ -156,6 +172,7 @@ fn start_watch(env_file: &std::path::Path) -> (Watch, u16) {
         .arg(env_file)
         .current_dir(super::root().join("lambda"))
         .env("CARGO_TARGET_DIR", super::root().join("target"))
+        .envs(env.iter().copied())
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .process_group(0)
@@ -358,4 +375,67 @@ async fn a_function_killed_between_renditions_and_record_converges_on_replay() {
     );
     let scan = l.ddb.scan().table_name(&l.table).send().await.unwrap();
     assert_eq!(scan.count(), 1, "exactly one record");
+}
+
+/// Lambda's memory limit, stood in for by the kernel: the function runs with its data
+/// segment (heap and anonymous mappings) limited to its `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`
+/// (`prlimit --data`, as cargo's target runner). An SQS batch of four progressive
+/// 6000x5000 JPEGs (180 MB of coefficients each) would need about 750 MB at once with
+/// `MAX_CONCURRENCY=4`; the memory budget admits two at a time and every record is done.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_of_large_progressive_jpegs_fits_the_function_memory() {
+    const MEMORY_MB: u64 = 640;
+    let l = super::moto::local().await;
+    let jpeg = imgcore::synth::jpeg(6000, 5000, 3, imgcore::synth::Layout::Progressive);
+    let plan = imgcore::Plan::parse("400;100x100,cover,webp").unwrap();
+    let one = imgcore::estimate_memory(&jpeg, &plan).unwrap().total() + jpeg.len() as u64;
+    let budget = imgtool_lambda::config::budget_for_memory_mb(MEMORY_MB);
+    assert!(
+        4 * one > MEMORY_MB << 20,
+        "four at once would not exceed the limit: {one}"
+    );
+    assert!(
+        2 * one <= budget,
+        "two at once do not fit the budget: {one} vs {budget}"
+    );
+    let mut items = Vec::new();
+    for i in 0..4 {
+        let key = format!("big/progressive-{i}.jpg");
+        let etag = super::moto::upload(&l, &key, jpeg.clone()).await;
+        items.push((format!("m-{i}"), key, etag));
+    }
+    let refs: Vec<(&str, &str, &str)> = items
+        .iter()
+        .map(|(m, k, e)| (m.as_str(), k.as_str(), e.as_str()))
+        .collect();
+    let ev = super::faults::sqs_event(&l, &refs);
+    let env_dir = tempfile::tempdir().unwrap();
+    let env = env_file_with(
+        env_dir.path(),
+        &super::endpoint(),
+        &l,
+        &format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={MEMORY_MB}\nMAX_CONCURRENCY=4\n"),
+    );
+    let runner = format!("prlimit --data={} --", MEMORY_MB << 20);
+    let (_watch, port) = start_watch_with(
+        &env,
+        &[(
+            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
+            runner.as_str(),
+        )],
+    );
+    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &ev))
+        .await
+        .unwrap();
+    assert!(ok, "the invocation failed (the process died?): {out}");
+    assert!(out.contains("\"batchItemFailures\":[]"), "{out}");
+    let cat = super::moto::catalog(&l);
+    for (_, key, _) in &items {
+        let r = cat
+            .get(&format!("{}/{key}", l.src))
+            .await
+            .unwrap()
+            .expect("record");
+        assert_eq!(r.status, Status::Done, "{key}: {:?}", r.error);
+    }
 }

@@ -79,3 +79,9 @@ fn unknown_payloads_are_refused() {
     assert!(parse(&serde_json::json!({"hello": "world"})).is_err());
     assert!(parse(&serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]})).is_err());
 }
+
+#[test]
+fn a_test_event_is_nothing_to_do() {
+    let ev = super::event_json("s3-test-event.json", &[("SOURCE_BUCKET", "src")]);
+    assert_eq!(parse(&ev).unwrap(), Invocation::Direct(Vec::new()));
+}

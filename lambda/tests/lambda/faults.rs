@@ -314,7 +314,7 @@ async fn rig() -> Rig {
 
 /// An SQS batch of S3 notifications, one message per (message id, key, etag), in the shape
 /// of the `sqs-s3.json` fixture.
-fn sqs_event(l: &Local, items: &[(&str, &str, &str)]) -> serde_json::Value {
+pub fn sqs_event(l: &Local, items: &[(&str, &str, &str)]) -> serde_json::Value {
     let mut ev = super::event_json("sqs-s3.json", &[]);
     let template = ev["Records"][0].clone();
     let records: Vec<serde_json::Value> = items
