@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 MOTO_VERSION=5.2.5
 CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
+CHECKOV_VERSION=3.3.30
 # The differential suite's reference and metric (tests/differential).
 PY_DIFF="Pillow==13.0.0 numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 pytest==9.2.0"
 VIPS_SERIES=8.14 # Debian 12's libvips-tools; the reference the suite's floors were set with
@@ -19,13 +20,16 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || {
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
 }
 
-stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION-$(echo "$PY_DIFF" | tr ' =' '_-')"
+stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION-$CHECKOV_VERSION-$(echo "$PY_DIFF" | tr ' =' '_-')"
 if [ ! -f "$stamp" ]; then
   echo "==> installing moto[server]==$MOTO_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION cfn-lint==$CFN_LINT_VERSION $PY_DIFF into $VENV"
   python3 -m venv "$VENV"
   # shellcheck disable=SC2086
   "$VENV/bin/pip" install -q --disable-pip-version-check \
     "moto[server]==$MOTO_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" "cfn-lint==$CFN_LINT_VERSION" $PY_DIFF
+  # checkov pins its own dependencies, some older than moto's: a virtualenv of its own.
+  python3 -m venv "$VENV/checkov"
+  "$VENV/checkov/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION"
   touch "$stamp"
 fi
 if ! command -v vipsthumbnail >/dev/null; then
@@ -57,8 +61,9 @@ echo "==> differential suite: imgtool against libvips and Pillow on the real-wor
 IMGTOOL_BIN="$PWD/target/debug/imgtool" "$VENV/bin/python" -m pytest tests/differential \
   -q -p no:cacheprovider
 
-if [ -f template.yaml ]; then
-  echo "==> cfn-lint template.yaml"
-  cfn-lint template.yaml
-fi
+echo "==> cfn-lint template.yaml"
+cfn-lint template.yaml
+echo "==> checkov template.yaml (skipped checks and their reasons: .checkov.yaml)"
+"$VENV/checkov/bin/checkov" -f template.yaml --framework cloudformation --compact --quiet \
+  --skip-download --config-file .checkov.yaml
 echo "==> all tests passed"
