@@ -58,10 +58,15 @@ cargo lambda build --release --arm64 --locked --output-format zip \
 # can move the target dir; cargo metadata knows where it is).
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
-bin="$target_dir/lambda/bootstrap/bootstrap"
 zip="$target_dir/lambda/bootstrap/bootstrap.zip"
-[ -f "$bin" ] || fail "$bin was not produced"
 [ -f "$zip" ] || fail "$zip was not produced"
+# With --output-format zip only the zip is written: check the binary it holds.
+bin="$target_dir/lambda/bootstrap/bootstrap"
+python3 - "$zip" "$bin" <<'EOF' || fail "cannot extract bootstrap from $zip"
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("bootstrap") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+EOF
 
 echo "==> checking $bin"
 machine="$(readelf -h "$bin" | sed -n 's/^ *Machine: *//p')"
