@@ -39,6 +39,11 @@ pub enum Error {
     /// decompressed size), which the header check could not foresee.
     #[error("image exceeds decoder limits: {0}")]
     DecoderLimit(String),
+    /// An allocation failed: the process has less memory than the image needs within the
+    /// limits (a process or container limit below [`Limits::max_decoded_bytes`](crate::Limits),
+    /// or other work using it). Not a property of the image: it may succeed with more memory.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
     /// An output specification could not be parsed or makes no sense.
     #[error("invalid output spec: {0}")]
     InvalidSpec(String),
@@ -68,6 +73,8 @@ pub enum ErrorKind {
     InvalidSpec,
     /// See [`Error::Encode`].
     Encode,
+    /// See [`Error::OutOfMemory`].
+    OutOfMemory,
 }
 
 impl ErrorKind {
@@ -80,6 +87,7 @@ impl ErrorKind {
             ErrorKind::LimitExceeded => "limit_exceeded",
             ErrorKind::InvalidSpec => "invalid_spec",
             ErrorKind::Encode => "encode",
+            ErrorKind::OutOfMemory => "out_of_memory",
         }
     }
 }
@@ -100,6 +108,7 @@ impl Error {
             Error::LimitExceeded { .. } | Error::DecoderLimit(_) => ErrorKind::LimitExceeded,
             Error::InvalidSpec(_) => ErrorKind::InvalidSpec,
             Error::Encode { .. } => ErrorKind::Encode,
+            Error::OutOfMemory(_) => ErrorKind::OutOfMemory,
         }
     }
 

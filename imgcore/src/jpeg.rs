@@ -346,12 +346,10 @@ pub(crate) fn decode(
             )))
         }
         // JERR_OUT_OF_MEMORY: malloc itself failed (a process memory limit below the
-        // configured one). The image is not corrupt; it needs more memory than there is.
-        Err(Error::Corrupt { reason, .. }) if reason.contains("Insufficient memory") => {
-            Err(Error::DecoderLimit(format!(
-                "JPEG: the process ran out of memory decoding it ({reason})"
-            )))
-        }
+        // configured one). The image is not corrupt; there was not enough memory.
+        Err(Error::Corrupt { reason, .. }) if reason.contains("Insufficient memory") => Err(
+            Error::OutOfMemory(format!("libjpeg's allocation failed ({reason})")),
+        ),
         other => other,
     }
 }

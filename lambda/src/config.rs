@@ -39,6 +39,10 @@ pub struct Config {
     /// [`RUNTIME_RESERVE`] for the process itself, times 0.9 for allocator slack; `None`
     /// (no budget) when neither is set, as on a developer's machine.
     pub memory_budget: Option<u64>,
+    /// Eight hex digits naming what renders look like: the outputs (`RENDITIONS`) and the
+    /// `imgcore` version. Part of every rendition key, so a key is never rewritten with
+    /// other bytes after a change of configuration or engine.
+    pub render_id: String,
 }
 
 /// What the process needs besides the records' own memory (runtime, SDK clients, HTTP
@@ -47,6 +51,21 @@ pub const RUNTIME_RESERVE: u64 = 128 << 20;
 
 /// S3's longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+
+/// See [`Config::render_id`].
+fn render_id(plan: &Plan) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for s in &plan.outputs {
+        h.update(s.to_spec_string().as_bytes());
+        h.update(b";");
+    }
+    h.update(imgcore::VERSION.as_bytes());
+    h.finalize()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// The budget for a function of `memory_mb` MB.
 pub fn budget_for_memory_mb(memory_mb: u64) -> u64 {
@@ -143,6 +162,7 @@ impl Config {
                         another bucket or OUTPUT_PREFIX to a prefix the event filter excludes"
                 .into());
         }
+        let render_id = render_id(&plan);
         Ok(Config {
             output_bucket,
             output_prefix,
@@ -158,6 +178,7 @@ impl Config {
             metrics_namespace: var("METRICS_NAMESPACE")
                 .map_or_else(|| "imgtool".into(), |v| v.trim().to_string()),
             memory_budget,
+            render_id,
         })
     }
 
@@ -212,6 +233,11 @@ mod tests {
             "renditions/a b/c.jpg/s1A2B/800.webp"
         );
         assert_eq!(c.memory_budget, None, "no budget off Lambda");
+        assert_eq!(c.render_id.len(), 8);
+        let same = cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "1600,800,200,webp,q80")]).unwrap();
+        assert_eq!(c.render_id, same.render_id);
+        let other = cfg(&[("TABLE_NAME", "t"), ("RENDITIONS", "1600,800,200,webp,q70")]).unwrap();
+        assert_ne!(c.render_id, other.render_id, "a new quality makes new keys");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The image is bad or too large (`corrupt`, `truncated`, `unsupported`,
-    /// `limit_exceeded`, `invalid_spec`, `encode`): the same bytes fail the same way.
+    /// `limit_exceeded`, `invalid_spec`, `encode`): the same bytes fail the same way. The
+    /// exception is `out_of_memory` (an allocation failed: the instance, not the image, is
+    /// short), which is retried.
     Image(imgcore::ErrorKind),
     /// S3 or DynamoDB refused for lack of permission (HTTP 403): fixed by a deploy, not by
     /// trying again.
@@ -28,7 +30,12 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether delivering the work again can help.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorKind::Transient | ErrorKind::Deadline)
+        matches!(
+            self,
+            ErrorKind::Transient
+                | ErrorKind::Deadline
+                | ErrorKind::Image(imgcore::ErrorKind::OutOfMemory)
+        )
     }
 
     /// The stable name stored in records (`error_kind`) and used as the metric reason.
@@ -131,6 +138,7 @@ mod tests {
     fn only_transient_kinds_are_retried() {
         assert!(ErrorKind::Transient.retryable());
         assert!(ErrorKind::Deadline.retryable());
+        assert!(ErrorKind::Image(imgcore::ErrorKind::OutOfMemory).retryable());
         for k in [
             ErrorKind::Image(imgcore::ErrorKind::Corrupt),
             ErrorKind::AccessDenied,

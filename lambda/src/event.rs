@@ -278,6 +278,9 @@ fn sqs_body(body: &Value) -> Result<Vec<Task>, String> {
     if let Some(inner) = body.get("Message").and_then(Value::as_str) {
         let v: Value =
             serde_json::from_str(inner).map_err(|e| format!("SNS message is not JSON: {e}"))?;
+        if v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+            return Ok(Vec::new());
+        }
         return s3_records(&v);
     }
     s3_records(body)

@@ -89,6 +89,8 @@ struct Job {
     version_tag: String,
     /// Rendition keys written so far (deleted again if the task fails for good).
     written: Vec<String>,
+    /// Rendition keys of the stored record (superseded once this job's record lands).
+    stored_keys: Vec<String>,
     started: Instant,
 }
 
@@ -137,21 +139,49 @@ const META_SEQUENCER: &str = "source-sequencer";
 
 /// The version segment of rendition keys: `s{sequencer}` for an event (unique per
 /// version of a key and growing with it), `b{etag}` for a backfill task (which has no
-/// sequencer).
-fn version_tag(t: &Task, seq: &str) -> String {
+/// sequencer), then `-{render id}` (the outputs and engine version), so that a key is
+/// only ever written with one picture.
+pub fn version_tag(t: &Task, seq: &str, render_id: &str) -> String {
     if t.backfill {
         let etag: String = t
             .etag
             .as_deref()
             .unwrap_or_default()
             .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .filter(|c| c.is_ascii_alphanumeric())
             .collect();
-        format!("b{etag}")
+        format!("b{etag}-{render_id}")
     } else {
         let trimmed = seq.trim_start_matches('0');
-        format!("s{}", if trimmed.is_empty() { "0" } else { trimmed })
+        format!(
+            "s{}-{render_id}",
+            if trimmed.is_empty() { "0" } else { trimmed }
+        )
     }
+}
+
+/// Longest URL-encoded source key kept in a rendition's metadata: S3 allows 2 KB of user
+/// metadata in all, and a key of 1,024 bytes can encode to 9 KB.
+pub const MAX_SOURCE_KEY_METADATA: usize = 1024;
+
+/// The `source-key` metadata entry (URL-encoded), or `source-key-sha256` (hex) when the
+/// encoded key is longer than [`MAX_SOURCE_KEY_METADATA`].
+fn source_key_metadata(key: &str) -> (String, String) {
+    let encoded: String = form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    if encoded.len() <= MAX_SOURCE_KEY_METADATA {
+        return ("source-key".into(), encoded);
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    (
+        "source-key-sha256".into(),
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+    )
+}
+
+/// Whether `r` was written for the event of `t` (a duplicate delivery of it).
+fn is_same_event(r: &Record, t: &Task) -> bool {
+    !t.backfill && r.sequencer == pad_sequencer(t.sequencer.as_deref()) && r.etag == t.etag
 }
 
 fn megabytes(b: u64) -> String {
@@ -208,6 +238,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             thumbhash: None,
             color: None,
             renditions: Vec::new(),
+            superseded: Vec::new(),
             error_kind: None,
             error: None,
             processed_at: now_rfc3339(),
@@ -290,6 +321,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             cond,
             version_tag: String::new(),
             written: Vec::new(),
+            stored_keys: stored
+                .map(|r| r.renditions.iter().map(|x| x.key.clone()).collect())
+                .unwrap_or_default(),
             started,
         })
     }
@@ -303,6 +337,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         st: &mut Stages,
     ) -> TaskResult {
         let Some(mut job) = self.order(t, stored.as_ref(), started) else {
+            if let Some(r) = stored.as_ref().filter(|r| is_same_event(r, t)) {
+                self.finish_superseded(r).await;
+            }
             return TaskResult::Handled(Outcome::Skipped("duplicate or older event"));
         };
         match self.make(&mut job, st).await {
@@ -316,7 +353,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     /// The steps of an upload, up to the record it should get.
     async fn make(&self, job: &mut Job, st: &mut Stages) -> Result<Record, Stop> {
         self.describe(&mut job.t).await?;
-        job.version_tag = version_tag(&job.t, &job.seq);
+        job.version_tag = version_tag(&job.t, &job.seq, &self.cfg.render_id);
         let size = job.t.size.unwrap_or(0);
         if size > self.cfg.max_object_bytes {
             return Err(Stop::Fail(Error::new(
@@ -460,7 +497,9 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     /// The bytes a record of `size` source bytes and `estimate` render bytes leases, or
     /// `limit_exceeded` when that is more than the whole budget.
     fn fits(&self, budget: &Budget, size: u64, estimate: u64) -> Result<u64, Stop> {
-        let need = size.saturating_add(estimate);
+        // The source is counted twice: the buffer it is read into and the copy the ranged
+        // read assembles (or the SDK's buffer while a read completes).
+        let need = size.saturating_mul(2).saturating_add(estimate);
         if need > budget.total() {
             return Err(Stop::Fail(Error::new(
                 ErrorKind::Image(imgcore::ErrorKind::LimitExceeded),
@@ -521,10 +560,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 .rendition_key(&t.key, &job.version_tag, label, r.format.extension());
             let mut metadata = vec![
                 ("source-bucket".into(), t.bucket.clone()),
-                (
-                    "source-key".into(),
-                    form_urlencoded::byte_serialize(t.key.as_bytes()).collect(),
-                ),
+                source_key_metadata(&t.key),
                 ("source-etag".into(), t.etag.clone().unwrap_or_default()),
                 (META_SEQUENCER.into(), job.seq.clone()),
             ];
@@ -570,20 +606,39 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
     ) -> TaskResult {
         rec.duration_ms = job.started.elapsed().as_millis() as u64;
         let out_bucket = self.cfg.output_bucket_for(&job.t.bucket).to_string();
+        let ours: Vec<String> = rec.renditions.iter().map(|r| r.key.clone()).collect();
+        rec.superseded = job
+            .stored_keys
+            .iter()
+            .filter(|k| !ours.contains(k) && !done_already.contains(k))
+            .cloned()
+            .collect();
         match self.catalog.put(&rec, &job.cond).await {
             Ok(Written::Replaced(previous)) => {
-                let keep: Vec<&str> = rec
-                    .renditions
+                let keep: Vec<&str> = ours
                     .iter()
-                    .map(|r| r.key.as_str())
-                    .chain(done_already.iter().map(String::as_str))
+                    .chain(done_already)
+                    .map(String::as_str)
                     .collect();
-                let stale = previous
-                    .iter()
-                    .flat_map(|p| &p.renditions)
-                    .map(|r| r.key.as_str())
-                    .filter(|k| !keep.contains(k));
-                self.delete_unreferenced(&out_bucket, stale).await;
+                let mut stale: Vec<&str> = rec.superseded.iter().map(String::as_str).collect();
+                for k in previous.iter().flat_map(|p| &p.renditions) {
+                    if !keep.contains(&k.key.as_str()) && !stale.contains(&k.key.as_str()) {
+                        stale.push(&k.key);
+                    }
+                }
+                self.delete_unreferenced(&out_bucket, stale.into_iter())
+                    .await;
+                TaskResult::Handled(outcome)
+            }
+            // The write landed on an earlier attempt (the SDK retried a request whose answer
+            // was lost): the stored record is this one.
+            Ok(Written::Kept(Some(current)))
+                if current.sequencer == rec.sequencer
+                    && current.etag == rec.etag
+                    && current.status == rec.status
+                    && current.renditions == rec.renditions =>
+            {
+                self.finish_superseded(&current).await;
                 TaskResult::Handled(outcome)
             }
             Ok(Written::Kept(current)) => {
@@ -612,6 +667,19 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 tracing::warn!(bucket, key, error = %e, "could not delete a superseded rendition");
             }
         }
+    }
+
+    /// Delete the renditions a record superseded (again: a delivery after a crash between
+    /// the record write and its deletes finishes them; deleting a missing key is no error).
+    async fn finish_superseded(&self, r: &Record) {
+        let bucket = self.cfg.output_bucket_for(&r.bucket).to_string();
+        let current: Vec<&str> = r.renditions.iter().map(|x| x.key.as_str()).collect();
+        let stale = r
+            .superseded
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !current.contains(k));
+        self.delete_unreferenced(&bucket, stale).await;
     }
 
     /// A permanent failure: a `failed` record saying why (and the renditions this task
@@ -664,7 +732,16 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                 return self.created(&current, stored, started, st).await;
             }
             Err(e) if e.retryable() => return TaskResult::Retry(e),
-            Err(e) => tracing::warn!(error = %e, "cannot tell whether the object still exists"),
+            // Without knowing whether the object is gone, nothing is deleted; the failed
+            // record says why.
+            Err(e) => {
+                return self
+                    .fail(
+                        &job,
+                        e.context("cannot tell whether the object still exists"),
+                    )
+                    .await
+            }
         }
         let out_bucket = self.cfg.output_bucket_for(&t.bucket).to_string();
         let renditions = stored
@@ -798,7 +875,14 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
                         // failure, so the queue's redrive policy moves it to the
                         // dead-letter queue where it can be looked at.
                         Err(e) => {
-                            tracing::error!(message_id = %id, error = %e, "unreadable SQS message left for the dead-letter queue");
+                            let r = TaskResult::DeadLetter(Error::new(ErrorKind::BadEvent, e));
+                            tracing::error!(message_id = %id, result = ?r, "unreadable SQS message left for the dead-letter queue");
+                            crate::metrics::emit(
+                                &self.cfg.metrics_namespace,
+                                &r,
+                                &Stages::default(),
+                                0,
+                            );
                             failures.push(id);
                         }
                     }

@@ -212,6 +212,14 @@ impl ObjectStore for MemoryStore {
                 "KeyTooLongError: Your key is too long",
             ));
         }
+        // S3 allows 2 KB of user metadata (names and values, UTF-8).
+        let meta: usize = o.metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if meta > 2048 {
+            return Err(Error::new(
+                ErrorKind::Rejected,
+                format!("MetadataTooLarge: {meta} bytes of user metadata, the limit is 2048"),
+            ));
+        }
         self.insert(
             &o.bucket,
             &o.key,
@@ -280,6 +288,8 @@ impl Catalog for MemoryCatalog {
             (Some(old), WriteIf::Unchanged(Some(seq))) => old.sequencer == *seq,
             (Some(_), WriteIf::Unchanged(None)) => false,
         };
+        // DynamoDB's `sequencer = :seq` is false on a missing item.
+        let ok = ok && !(old.is_none() && matches!(cond, WriteIf::Unchanged(Some(_))));
         if ok {
             m.insert(r.id.clone(), r.clone());
             Ok(Written::Replaced(old))

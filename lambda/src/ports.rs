@@ -64,8 +64,8 @@ pub struct PutObject {
     pub metadata: Vec<(String, String)>,
 }
 
-/// Where images are read and renditions written. Sources are HEADed (only when the event
-/// lacks their size) and read; renditions are only ever written and deleted, never read,
+/// Where images are read and renditions written. Sources are HEADed (when the event lacks
+/// their size, and on removals, to see whether a version remains) and read; renditions are only ever written and deleted, never read,
 /// so no permission to list or read the output bucket is needed.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -148,6 +148,11 @@ pub struct Record {
     pub color: Option<String>,
     /// The renditions written.
     pub renditions: Vec<RenditionRecord>,
+    /// Rendition keys of the version this record replaced, deleted once it is written
+    /// (kept here so that a delivery after a crash can finish the deletes). Stored only
+    /// when not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
     /// For `failed`: the error kind (`corrupt`, `limit_exceeded`, …; see
     /// [`ErrorKind::as_str`]). For `deleted`: set when renditions could not be deleted.
     pub error_kind: Option<String>,

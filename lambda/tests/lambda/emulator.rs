@@ -197,6 +197,9 @@ fn start_watch_with(env_file: &std::path::Path, env: &[(&str, &str)]) -> (Watch,
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_under_the_runtime_emulator() {
+    let rid = super::config(&[("RENDITIONS", "400;100x100,cover,webp")])
+        .render_id
+        .clone();
     let l = super::moto::local().await;
     let env_dir = tempfile::tempdir().unwrap();
     let env = env_file(env_dir.path(), &super::endpoint(), &l);
@@ -231,8 +234,8 @@ async fn bootstrap_under_the_runtime_emulator() {
     assert_eq!(
         keys,
         vec![
-            "renditions/uploads/my holiday photo+1.jpg/s55AED6DCD90281E5/400.jpg",
-            "renditions/uploads/my holiday photo+1.jpg/s55AED6DCD90281E5/100x100-cover.webp"
+            format!("renditions/uploads/my holiday photo+1.jpg/s55AED6DCD90281E5-{rid}/400.jpg"),
+            format!("renditions/uploads/my holiday photo+1.jpg/s55AED6DCD90281E5-{rid}/100x100-cover.webp")
         ]
     );
     let o =
@@ -417,16 +420,20 @@ async fn a_batch_of_large_progressive_jpegs_fits_the_function_memory() {
         &format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={MEMORY_MB}\nMAX_CONCURRENCY=4\n"),
     );
     let runner = format!("prlimit --data={} --", MEMORY_MB << 20);
-    let (_watch, port) = start_watch_with(
-        &env,
-        &[(
-            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
-            runner.as_str(),
-        )],
+    let runner_var = format!(
+        "CARGO_TARGET_{}_UNKNOWN_LINUX_GNU_RUNNER",
+        std::env::consts::ARCH.to_ascii_uppercase()
     );
+    let (_watch, port) = start_watch_with(&env, &[(runner_var.as_str(), runner.as_str())]);
     let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &ev))
         .await
         .unwrap();
+    // The function really ran under the limit.
+    let log = std::fs::read_to_string(
+        std::env::temp_dir().join(format!("cargo-lambda-watch-{port}.log")),
+    )
+    .unwrap();
+    assert!(log.contains(&format!("Running `{runner} ")), "{log}");
     assert!(ok, "the invocation failed (the process died?): {out}");
     assert!(out.contains("\"batchItemFailures\":[]"), "{out}");
     let cat = super::moto::catalog(&l);

@@ -85,3 +85,15 @@ fn a_test_event_is_nothing_to_do() {
     let ev = super::event_json("s3-test-event.json", &[("SOURCE_BUCKET", "src")]);
     assert_eq!(parse(&ev).unwrap(), Invocation::Direct(Vec::new()));
 }
+
+#[test]
+fn a_test_event_through_sns_and_sqs_is_nothing_to_do() {
+    let test_event = super::event_json("s3-test-event.json", &[("SOURCE_BUCKET", "src")]);
+    let sns = serde_json::json!({"Type": "Notification", "Message": test_event.to_string()});
+    let mut ev = super::event_json("sqs-s3.json", &[("SOURCE_BUCKET", "src"), ("ETAG", "e")]);
+    ev["Records"][0]["body"] = sns.to_string().into();
+    match parse(&ev).unwrap() {
+        Invocation::Sqs(msgs) => assert_eq!(msgs[0].1, Ok(Vec::new())),
+        other => panic!("{other:?}"),
+    }
+}

@@ -359,7 +359,12 @@ const RENDITIONS: [&str; 2] = ["200.webp", "64x64-cover.jpg"];
 fn expected_keys(key: &str) -> Vec<String> {
     RENDITIONS
         .iter()
-        .map(|r| format!("renditions/{key}/s55AED6DCD90281E5/{r}"))
+        .map(|r| {
+            format!(
+                "renditions/{key}/s55AED6DCD90281E5-{}/{r}",
+                super::config(&[]).render_id
+            )
+        })
         .collect()
 }
 

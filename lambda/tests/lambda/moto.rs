@@ -102,6 +102,7 @@ async fn keys(l: &Local, bucket: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
+    let rid = super::config(&[]).render_id.clone();
     let l = local().await;
     let h = handler(&l);
     let e1 = upload(&l, "café/写真 1.png", super::fixture("rgba.png")).await;
@@ -118,16 +119,18 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     assert_eq!(
         got,
         vec![
-            "renditions/100% real.webp/s55AED6DCD9028402/200.webp",
-            "renditions/100% real.webp/s55AED6DCD9028402/64x64-cover.jpg",
-            "renditions/café/写真 1.png/s55AED6DCD9028401/200.webp",
-            "renditions/café/写真 1.png/s55AED6DCD9028401/64x64-cover.jpg",
+            format!("renditions/100% real.webp/s55AED6DCD9028402-{rid}/200.webp"),
+            format!("renditions/100% real.webp/s55AED6DCD9028402-{rid}/64x64-cover.jpg"),
+            format!("renditions/café/写真 1.png/s55AED6DCD9028401-{rid}/200.webp"),
+            format!("renditions/café/写真 1.png/s55AED6DCD9028401-{rid}/64x64-cover.jpg"),
         ]
     );
     let o =
         l.s3.get_object()
             .bucket(&l.out)
-            .key("renditions/café/写真 1.png/s55AED6DCD9028401/64x64-cover.jpg")
+            .key(&format!(
+                "renditions/café/写真 1.png/s55AED6DCD9028401-{rid}/64x64-cover.jpg"
+            ))
             .send()
             .await
             .unwrap();
@@ -157,7 +160,9 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let before =
         l.s3.head_object()
             .bucket(&l.out)
-            .key("renditions/100% real.webp/s55AED6DCD9028402/200.webp")
+            .key(&format!(
+                "renditions/100% real.webp/s55AED6DCD9028402-{rid}/200.webp"
+            ))
             .send()
             .await
             .unwrap();
@@ -170,7 +175,9 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let after =
         l.s3.head_object()
             .bucket(&l.out)
-            .key("renditions/100% real.webp/s55AED6DCD9028402/200.webp")
+            .key(&format!(
+                "renditions/100% real.webp/s55AED6DCD9028402-{rid}/200.webp"
+            ))
             .send()
             .await
             .unwrap();

@@ -137,10 +137,10 @@ where
     F: std::future::Future<Output = Task>,
 {
     let tag1 = format!(
-        "/s{}/",
+        "/s{}-",
         v1.sequencer.as_deref().unwrap().trim_start_matches('0')
     );
-    let tag2 = format!("/s{}/", seq2.trim_start_matches('0'));
+    let tag2 = format!("/s{}-", seq2.trim_start_matches('0'));
     let gate1 = h.store().hold("put", &tag1);
     let gate2 = h.store().hold("put", &tag2);
     let first = tokio::spawn({
