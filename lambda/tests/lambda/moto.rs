@@ -128,7 +128,7 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let o =
         l.s3.get_object()
             .bucket(&l.out)
-            .key(&format!(
+            .key(format!(
                 "renditions/café/写真 1.png/s55AED6DCD9028401-{rid}/64x64-cover.jpg"
             ))
             .send()
@@ -160,7 +160,7 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let before =
         l.s3.head_object()
             .bucket(&l.out)
-            .key(&format!(
+            .key(format!(
                 "renditions/100% real.webp/s55AED6DCD9028402-{rid}/200.webp"
             ))
             .send()
@@ -175,7 +175,7 @@ async fn renditions_and_record_round_trip_through_s3_and_dynamodb() {
     let after =
         l.s3.head_object()
             .bucket(&l.out)
-            .key(&format!(
+            .key(format!(
                 "renditions/100% real.webp/s55AED6DCD9028402-{rid}/200.webp"
             ))
             .send()

@@ -219,9 +219,8 @@ async fn two_versions_racing_leave_only_the_newer_renditions_in_memory() {
                 "{k}: made from the newer version"
             );
             assert_eq!(o.cache_control, "public, max-age=31536000, immutable");
-            assert_eq!(
+            assert!(
                 imgcore::probe(&o.body).unwrap().has_alpha,
-                true,
                 "{k}: v2 is the PNG with alpha"
             );
         }

@@ -151,7 +151,7 @@ fn the_template_cannot_miss_an_upload_or_fail_a_first_deploy() {
     // Every alarm notifies the optional topic.
     let mut alarms = 0;
     for (name, r) in res.as_mapping().unwrap() {
-        if r["Type"] == Value::from("AWS::CloudWatch::Alarm") {
+        if r["Type"] == "AWS::CloudWatch::Alarm" {
             alarms += 1;
             assert!(
                 expr(&r["Properties"]["AlarmActions"]).starts_with("If:HasAlarmTopic"),
