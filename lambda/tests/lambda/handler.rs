@@ -29,16 +29,7 @@ fn catalog(h: &H) -> &MemoryCatalog {
 }
 
 fn task(key: &str, etag: &str, seq: &str, size: usize) -> Task {
-    Task {
-        bucket: "src".into(),
-        key: key.into(),
-        action: Action::Created,
-        size: Some(size as u64),
-        etag: Some(etag.into()),
-        version_id: None,
-        sequencer: Some(seq.into()),
-        backfill: false,
-    }
+    super::race::created("src", key, etag, seq, size)
 }
 
 fn limit_exceeded() -> TaskResult {
