@@ -24,6 +24,9 @@ pub enum ImageFormat {
     Avif,
     /// HEIC/HEIF (recognised; decoding is not supported).
     Heic,
+    /// JPEG XL, bare codestream or ISO BMFF container (decoded with the `jxl` feature, by
+    /// jxl-oxide; the first frame of an animation).
+    Jxl,
 }
 
 impl ImageFormat {
@@ -48,6 +51,13 @@ impl ImageFormat {
         if b.len() >= 14 && b.starts_with(b"BM") {
             return Some(ImageFormat::Bmp);
         }
+        if b.starts_with(&[0xFF, 0x0A])
+            || b.starts_with(&[
+                0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', 0x0D, 0x0A, 0x87, 0x0A,
+            ])
+        {
+            return Some(ImageFormat::Jxl);
+        }
         if b.len() >= 12 && &b[4..8] == b"ftyp" {
             return match &b[8..12] {
                 b"avif" | b"avis" => Some(ImageFormat::Avif),
@@ -71,6 +81,7 @@ impl ImageFormat {
             ImageFormat::Bmp => "bmp",
             ImageFormat::Avif => "avif",
             ImageFormat::Heic => "heic",
+            ImageFormat::Jxl => "jxl",
         }
     }
 
@@ -94,12 +105,17 @@ impl ImageFormat {
             ImageFormat::Bmp => "image/bmp",
             ImageFormat::Avif => "image/avif",
             ImageFormat::Heic => "image/heic",
+            ImageFormat::Jxl => "image/jxl",
         }
     }
 
     /// Whether the engine can decode this format.
     pub fn can_decode(self) -> bool {
-        !matches!(self, ImageFormat::Avif | ImageFormat::Heic)
+        match self {
+            ImageFormat::Avif | ImageFormat::Heic => false,
+            ImageFormat::Jxl => cfg!(feature = "jxl"),
+            _ => true,
+        }
     }
 }
 
@@ -171,5 +187,26 @@ impl OutputFormat {
 impl std::fmt::Display for OutputFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ImageFormat;
+
+    #[test]
+    fn jpeg_xl_is_recognised_as_a_codestream_or_a_container() {
+        assert_eq!(
+            ImageFormat::sniff(&[0xFF, 0x0A, 0xFA, 0x1F]),
+            Some(ImageFormat::Jxl)
+        );
+        let container = [
+            0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', 0x0D, 0x0A, 0x87, 0x0A, 0, 0,
+        ];
+        assert_eq!(ImageFormat::sniff(&container), Some(ImageFormat::Jxl));
+        // Not a JPEG (FF D8 FF), not anything else.
+        assert_eq!(ImageFormat::sniff(&[0xFF, 0x0B]), None);
+        assert_eq!(ImageFormat::Jxl.mime_type(), "image/jxl");
+        assert_eq!(ImageFormat::Jxl.can_decode(), cfg!(feature = "jxl"));
     }
 }

@@ -11,6 +11,8 @@ mod format;
 pub mod geometry;
 mod ifd;
 mod jpeg;
+#[cfg(feature = "jxl")]
+mod jxl;
 mod limits;
 mod probe;
 mod render;

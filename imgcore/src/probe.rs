@@ -67,6 +67,9 @@ pub(crate) struct Opened<'a> {
     pub icc: Option<Vec<u8>>,
     pub exif: Option<Vec<u8>>,
     pub source: Source<'a>,
+    /// The decoder applies `info.orientation` itself (JPEG XL): the stored size is the
+    /// displayed one and the pipeline must not rotate again.
+    pub decoder_orients: bool,
 }
 
 pub(crate) enum Source<'a> {
@@ -80,7 +83,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat> {
     }
     let format = ImageFormat::sniff(bytes).ok_or_else(|| {
         Error::Unsupported(
-            "not a recognised image (no JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF or HEIC signature)"
+            "not a recognised image (no JPEG, PNG, WebP, GIF, TIFF, BMP, JPEG XL, AVIF or HEIC signature)"
                 .into(),
         )
     })?;
@@ -163,6 +166,7 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
             icc: hdr.icc.clone(),
             exif: hdr.exif.clone(),
             source: Source::Jpeg(hdr),
+            decoder_orients: false,
         });
     }
 
@@ -173,6 +177,10 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         ImageFormat::Png => (1, bytes.get(28) == Some(&1)),
         _ => (1, false),
     };
+    #[cfg(feature = "jxl")]
+    if format == ImageFormat::Jxl {
+        return open_jxl(bytes, limits);
+    }
     let fmt = match format {
         ImageFormat::Png => image::ImageFormat::Png,
         ImageFormat::Gif => image::ImageFormat::Gif,
@@ -250,6 +258,52 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         icc,
         exif,
         source: Source::Other(dec),
+        decoder_orients: false,
+    })
+}
+
+/// JPEG XL: the header through jxl-oxide; limits checked before any frame is rendered.
+#[cfg(feature = "jxl")]
+fn open_jxl<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
+    let dec = crate::jxl::JxlDecoder::new(bytes, limits.max_decoded_bytes)?;
+    let (w, h) = dec.dimensions();
+    if w == 0 || h == 0 {
+        return Err(Error::corrupt(
+            ImageFormat::Jxl,
+            format!("image size {w}x{h}"),
+        ));
+    }
+    limits.check_header(w, h, dec.frames)?;
+    let ct = dec.color_type();
+    let info = ImageInfo {
+        format: ImageFormat::Jxl,
+        width: w,
+        height: h,
+        orientation: dec.orientation,
+        has_alpha: ct.has_alpha(),
+        bit_depth: (ct.bits_per_pixel() / u16::from(ct.channel_count())) as u8,
+        color_model: if ct.has_color() {
+            ColorModel::Rgb
+        } else {
+            ColorModel::Gray
+        },
+        icc_profile: dec
+            .original_icc
+            .as_deref()
+            .and_then(crate::color::icc_description),
+        frames: dec.frames,
+        progressive: false,
+        bytes: bytes.len() as u64,
+    };
+    Ok(Opened {
+        info,
+        stored_width: w,
+        stored_height: h,
+        // sRGB pixels, or the embedded profile's (converted by the pipeline).
+        icc: dec.pixels_icc.clone(),
+        exif: None,
+        source: Source::Other(Box::new(dec)),
+        decoder_orients: true,
     })
 }
 

@@ -149,6 +149,12 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
         }
     }
 
+    // A decoder that orients its output (JPEG XL) leaves nothing for the pipeline to do.
+    let pipeline_orientation = if opened.decoder_orients {
+        1
+    } else {
+        info.orientation
+    };
     let (decoded, shrink) = decode(bytes, opened_parts(opened), &geoms, plan)?;
     let Decoded {
         image,
@@ -160,7 +166,7 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     let to_srgb = icc.as_deref().and_then(ToSrgb::new);
     let ctx = Ctx {
         stored: (stored_width, stored_height),
-        orientation: info.orientation,
+        orientation: pipeline_orientation,
         to_srgb: to_srgb.as_ref(),
         input_format: info.format,
     };
@@ -223,7 +229,7 @@ struct Parts<'a> {
 fn opened_parts(o: Opened<'_>) -> Parts<'_> {
     Parts {
         interlaced: o.info.progressive,
-        swaps_axes: geometry::swaps_axes(o.info.orientation),
+        swaps_axes: !o.decoder_orients && geometry::swaps_axes(o.info.orientation),
         stored_width: o.stored_width,
         stored_height: o.stored_height,
         format: o.info.format,
@@ -237,10 +243,14 @@ fn opened_parts(o: Opened<'_>) -> Parts<'_> {
 /// format, as measured with the memory tests (README, "Memory"): GIF decodes a frame
 /// of palette indices and an RGBA frame, then composes it into the canvas; WebP
 /// decodes into its own ARGB (lossless) or YUV (lossy) planes before converting; TIFF
-/// assembles strips or tiles into a buffer of its own; Adam7 PNG keeps pass rows.
+/// assembles strips or tiles into a buffer of its own; Adam7 PNG keeps pass rows; JPEG XL
+/// renders into f32 planes.
 fn decoder_buffers(format: ImageFormat, pixels: u64, interlaced: bool, decoded: u64) -> u64 {
     match format {
         ImageFormat::Gif => pixels * 5,
+        // jxl-oxide renders into f32 planes (up to four channels), and 16-bit output goes
+        // through a buffer of its own.
+        ImageFormat::Jxl => pixels * 16 + decoded,
         ImageFormat::WebP => pixels * 4,
         ImageFormat::Tiff => decoded,
         ImageFormat::Png if interlaced => decoded,

@@ -233,6 +233,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
             width: None,
             height: None,
             orientation: None,
+            frames: None,
             has_alpha: None,
             icc_profile: None,
             thumbhash: None,
@@ -373,6 +374,7 @@ impl<S: ObjectStore, C: Catalog> Handler<S, C> {
         rec.width = Some(src.width);
         rec.height = Some(src.height);
         rec.orientation = Some(src.orientation);
+        rec.frames = Some(src.frames);
         rec.has_alpha = Some(src.has_alpha);
         rec.icc_profile = src.icc_profile.clone();
         rec.thumbhash = rendered.thumbhash.clone();

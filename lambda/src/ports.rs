@@ -136,8 +136,11 @@ pub struct Record {
     pub width: Option<u32>,
     /// Displayed height.
     pub height: Option<u32>,
-    /// EXIF orientation.
+    /// EXIF orientation (for JPEG XL: the codestream's).
     pub orientation: Option<u8>,
+    /// Frames in the source (an animation has more than one; the first is rendered).
+    #[serde(default)]
+    pub frames: Option<u32>,
     /// Alpha channel present.
     pub has_alpha: Option<bool>,
     /// ICC profile description.

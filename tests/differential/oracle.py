@@ -63,8 +63,13 @@ def run_imgtool(src: Path, out_dir: Path, box: int = BOX) -> Thumb:
 def source_kind(src: Path) -> tuple[str, bool]:
     """(colour kind, tagged): 'cmyk', 'gray' or 'rgb' as libvips reads the file, and
     whether an ICC profile is embedded."""
-    with Image.open(src) as im:
-        tagged = bool(im.info.get("icc_profile"))
+    try:
+        with Image.open(src) as im:
+            tagged = bool(im.info.get("icc_profile"))
+    except Exception:  # a format Pillow does not read (JPEG XL): ask libvips
+        fields = subprocess.run(["vipsheader", "-a", str(src)], check=True,
+                                capture_output=True, text=True).stdout
+        tagged = "icc-profile-data" in fields
     # libvips's own reading of the colour space (Pillow opens 16-bit grey + alpha as RGBA).
     interpretation = subprocess.run(
         ["vipsheader", "-f", "interpretation", str(src)],

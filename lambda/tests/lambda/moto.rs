@@ -331,3 +331,55 @@ async fn a_server_that_is_down_is_a_transient_error() {
     let e = store.head("b", "k").await.unwrap_err();
     assert!(e.retryable(), "{e}");
 }
+
+/// A JPEG XL made at test time by libvips's `jxlsave` (libjxl; `scripts/test.sh` installs
+/// libvips-tools).
+fn jxl_of(fixture: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.jxl");
+    let st = std::process::Command::new("vips")
+        .args(["jxlsave"])
+        .arg(super::root().join("fixtures").join(fixture))
+        .arg(&out)
+        .args(["--Q=85", "--effort=3"])
+        .status()
+        .expect("vips (libvips-tools; bash scripts/test.sh installs it)");
+    assert!(st.success());
+    std::fs::read(out).unwrap()
+}
+
+#[tokio::test]
+async fn a_jpeg_xl_upload_is_rendered_and_recorded() {
+    let l = local().await;
+    let h = handler(&l);
+    let cat = catalog(&l);
+    // Any key: the function recognises the format by its bytes.
+    let etag = upload(&l, "phone/IMG_0001.JXL", jxl_of("photo.jpg")).await;
+    let resp = h
+        .handle(
+            parse(&put_event(&l, "phone/IMG_0001.JXL", &etag)).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp["done"], 1, "{resp}");
+    let r = cat
+        .get(&format!("{}/phone/IMG_0001.JXL", l.src))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.format.as_deref(), r.width, r.height, r.frames),
+        (Some("jxl"), Some(320), Some(213), Some(1))
+    );
+    assert_eq!(r.renditions.len(), 2);
+    let o =
+        l.s3.get_object()
+            .bucket(&l.out)
+            .key(&r.renditions[0].key)
+            .send()
+            .await
+            .unwrap();
+    let body = o.body.collect().await.unwrap().into_bytes();
+    assert_eq!(imgcore::probe(&body).unwrap().width, 200);
+}
