@@ -96,6 +96,20 @@ pub(crate) fn sniff(bytes: &[u8]) -> Result<ImageFormat> {
     Ok(format)
 }
 
+/// Bits per channel of a decoder's colour type.
+fn bits_per_channel(ct: image::ColorType) -> u8 {
+    (ct.bits_per_pixel() / u16::from(ct.channel_count())) as u8
+}
+
+/// The colour model of a decoder's colour type.
+fn color_model(ct: image::ColorType) -> ColorModel {
+    if ct.has_color() {
+        ColorModel::Rgb
+    } else {
+        ColorModel::Gray
+    }
+}
+
 fn orientation_from_exif(exif: Option<&[u8]>) -> u8 {
     exif.map_or(1, crate::ifd::exif_orientation)
 }
@@ -240,12 +254,8 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         height: h,
         orientation,
         has_alpha: ct.has_alpha(),
-        bit_depth: (ct.bits_per_pixel() / u16::from(ct.channel_count())) as u8,
-        color_model: if ct.has_color() {
-            ColorModel::Rgb
-        } else {
-            ColorModel::Gray
-        },
+        bit_depth: bits_per_channel(ct),
+        color_model: color_model(ct),
         icc_profile: icc.as_deref().and_then(crate::color::icc_description),
         frames,
         progressive,
@@ -281,12 +291,8 @@ fn open_jxl<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         height: h,
         orientation: dec.orientation,
         has_alpha: ct.has_alpha(),
-        bit_depth: (ct.bits_per_pixel() / u16::from(ct.channel_count())) as u8,
-        color_model: if ct.has_color() {
-            ColorModel::Rgb
-        } else {
-            ColorModel::Gray
-        },
+        bit_depth: bits_per_channel(ct),
+        color_model: color_model(ct),
         icc_profile: dec
             .original_icc
             .as_deref()

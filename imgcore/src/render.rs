@@ -130,11 +130,7 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     }
     let opened = probe::open(bytes, &plan.limits)?;
     let info = opened.info.clone();
-    let fitted: Vec<(Geometry, bool)> = plan
-        .outputs
-        .iter()
-        .map(|s| fit_geometry(info.width, info.height, s, s.format.resolve(info.format)))
-        .collect();
+    let fitted = fit_all(&info, plan);
     let geoms: Vec<Geometry> = fitted.iter().map(|(g, _)| *g).collect();
     for (g, s) in geoms.iter().zip(&plan.outputs) {
         let (w, h) = g.output_size();
@@ -286,6 +282,15 @@ fn format_max_side(format: ImageFormat) -> u32 {
 
 /// The geometry of `spec`, fitted within the output format's size limit (keeping the
 /// aspect ratio of the output box); the flag says whether it had to be.
+/// Every output's geometry for a source described by `info`, each fitted within its
+/// format's limit (and whether that fitting changed it).
+fn fit_all(info: &ImageInfo, plan: &Plan) -> Vec<(Geometry, bool)> {
+    plan.outputs
+        .iter()
+        .map(|s| fit_geometry(info.width, info.height, s, s.format.resolve(info.format)))
+        .collect()
+}
+
 fn fit_geometry(sw: u32, sh: u32, spec: &OutputSpec, format: ImageFormat) -> (Geometry, bool) {
     let g = geometry::compute(sw, sh, spec);
     let (w, h) = g.output_size();
@@ -432,11 +437,7 @@ pub fn estimate_memory(bytes: &[u8], plan: &Plan) -> Result<MemoryEstimate> {
     }
     let opened = probe::open(bytes, &plan.limits)?;
     let info = opened.info.clone();
-    let geoms: Vec<Geometry> = plan
-        .outputs
-        .iter()
-        .map(|s| fit_geometry(info.width, info.height, s, s.format.resolve(info.format)).0)
-        .collect();
+    let geoms: Vec<Geometry> = fit_all(&info, plan).into_iter().map(|(g, _)| g).collect();
     let parts = opened_parts(opened);
     let (decode, _) = needed_bytes(&parts, &geoms, plan);
     Limits::check("decoded bytes", decode, plan.limits.max_decoded_bytes)?;
