@@ -22,7 +22,7 @@ if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 rm -rf "$OUT"
-mkdir -p "$OUT"/{photos,jpeg,png,tiff,webp,gif,bmp,icc}
+mkdir -p "$OUT"/{photos,jpeg,png,tiff,webp,gif,bmp,icc,heic}
 cd "$WORK"
 echo "==> fetching the differential corpus into $OUT"
 
@@ -99,6 +99,16 @@ cp $P/{tiff_tiled_planar_16bit_RGBa,tiff_16bit_RGBa,tiff_16bit_RGB,pil136}.tiff 
 cp $P/{pil123p,pil123rgba,icc_profile,p_trns_single,rgb_trns,i_trns,exif_imagemagick_orientation}.png "$OUT/png/"
 cp $P/{transparent,flower2,hopper_orientation_6,iss634}.webp "$OUT/webp/"
 cp $P/iss634.gif "$OUT/gif/"
+
+# --- PyPI: pillow-heif's test images (sdist): phone and camera HEIC/HEIF originals ---------
+pip download -q --disable-pip-version-check --no-deps --no-binary pillow-heif pillow-heif==1.8.1 -d .
+H=pillow_heif-1.8.1/tests/images
+tar xzf pillow_heif-1.8.1.tar.gz "$H"
+cp $H/heif_other/{pug,arrow,spatial_photo,empty_icc,stereo_pair,L_exif_xmp_iptc}.heic \
+  $H/heif_other/{cat.hif,RGB_8_chroma444.heif} $H/heif_corrupted/corrupted.heic \
+  $H/heif_special/{xiaomi,aux_YCbCr,200MP}.heic $H/heif_special/guitar_cw90.hif \
+  $H/heif/{RGBA_10__29x100,RGB_10__128x128,L_12__128x128,LA_8__128x128}.heif $H/heif/zPug_3.heic \
+  "$OUT/heic/"
 
 cd "$OUT"
 if ! sha256sum --quiet -c "$SUMS"; then

@@ -10,7 +10,7 @@ CARGO_LAMBDA_VERSION=1.9.2
 CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
 # The differential suite's reference and metric (tests/differential).
-PY_DIFF="Pillow==13.0.0 numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 pytest==9.2.0"
+PY_DIFF="Pillow==13.0.0 numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 pytest==9.2.0 pillow-heif==1.8.1"
 VIPS_SERIES=8.14 # Debian 12's libvips-tools; the reference the suite's floors were set with
 VENV=.venv-test
 
@@ -37,6 +37,13 @@ if ! command -v vipsthumbnail >/dev/null; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libvips-tools >/dev/null
+fi
+if ! command -v heif-convert >/dev/null; then
+  # libheif's own decoder (libheif + libde265): the HEIC suite's reference.
+  echo "==> installing libheif-examples (Debian)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libheif-examples >/dev/null
 fi
 case "$(vips --version)" in
   "vips-$VIPS_SERIES".*) ;;

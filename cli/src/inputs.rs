@@ -40,7 +40,7 @@ impl Input {
 /// Extensions picked up from folders when no `--include` is given (case-insensitive).
 const IMAGE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "tif", "tiff", "bmp", "avif", "heic",
-    "heif", "jxl",
+    "heif", "hif", "jxl",
 ];
 
 fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {

@@ -22,7 +22,8 @@ pub enum ImageFormat {
     Bmp,
     /// AVIF (recognised; decoding is not supported).
     Avif,
-    /// HEIC/HEIF (recognised; decoding is not supported).
+    /// HEIC/HEIF with HEVC images (decoded with the `heic` feature, by heic-decoder; the
+    /// primary image, or the first frame of an image sequence).
     Heic,
     /// JPEG XL, bare codestream or ISO BMFF container (decoded with the `jxl` feature, by
     /// jxl-oxide; the first frame of an animation).
@@ -59,13 +60,7 @@ impl ImageFormat {
             return Some(ImageFormat::Jxl);
         }
         if b.len() >= 12 && &b[4..8] == b"ftyp" {
-            return match &b[8..12] {
-                b"avif" | b"avis" => Some(ImageFormat::Avif),
-                b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" | b"mif1" | b"msf1" => {
-                    Some(ImageFormat::Heic)
-                }
-                _ => None,
-            };
+            return ftyp_format(b);
         }
         None
     }
@@ -112,11 +107,35 @@ impl ImageFormat {
     /// Whether the engine can decode this format.
     pub fn can_decode(self) -> bool {
         match self {
-            ImageFormat::Avif | ImageFormat::Heic => false,
+            ImageFormat::Avif => false,
+            ImageFormat::Heic => cfg!(feature = "heic"),
             ImageFormat::Jxl => cfg!(feature = "jxl"),
             _ => true,
         }
     }
+}
+
+/// An ISO BMFF file by its `ftyp` box: the major brand, else the compatible brands (a
+/// file whose major brand is the generic `mif1`/`msf1` says AVIF or HEVC among them).
+fn ftyp_format(b: &[u8]) -> Option<ImageFormat> {
+    const AVIF: [&[u8]; 2] = [b"avif", b"avis"];
+    const HEIC: [&[u8]; 6] = [b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"];
+    const GENERIC: [&[u8]; 3] = [b"mif1", b"msf1", b"miaf"];
+    let size = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let brands = std::iter::once(&b[8..12])
+        .chain(b.get(16..size.min(b.len())).unwrap_or(&[]).chunks_exact(4));
+    let mut generic = false;
+    for brand in brands {
+        if AVIF.contains(&brand) {
+            return Some(ImageFormat::Avif);
+        }
+        if HEIC.contains(&brand) {
+            return Some(ImageFormat::Heic);
+        }
+        generic |= GENERIC.contains(&brand);
+    }
+    // A generic HEIF without a codec brand: the decoder says what it holds.
+    generic.then_some(ImageFormat::Heic)
 }
 
 impl std::fmt::Display for ImageFormat {
@@ -139,7 +158,9 @@ pub enum OutputFormat {
     WebP,
     /// AVIF (through ravif/rav1e).
     Avif,
-    /// The input's format when it is JPEG, PNG or WebP; PNG for every other input.
+    /// The input's format when it is JPEG, PNG or WebP; WebP for HEIC, AVIF and JPEG XL
+    /// (photos a browser may not show: a lossy web format that keeps alpha); PNG for GIF,
+    /// TIFF and BMP.
     #[default]
     Same,
 }
@@ -154,7 +175,10 @@ impl OutputFormat {
             OutputFormat::Avif => ImageFormat::Avif,
             OutputFormat::Same => match input {
                 ImageFormat::Jpeg => ImageFormat::Jpeg,
-                ImageFormat::WebP => ImageFormat::WebP,
+                // Camera formats a browser may not show become WebP (lossy, with alpha).
+                ImageFormat::WebP | ImageFormat::Heic | ImageFormat::Avif | ImageFormat::Jxl => {
+                    ImageFormat::WebP
+                }
                 _ => ImageFormat::Png,
             },
         }

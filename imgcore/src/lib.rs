@@ -9,6 +9,8 @@ mod encode;
 mod error;
 mod format;
 pub mod geometry;
+#[cfg(feature = "heic")]
+mod heic;
 mod ifd;
 mod jpeg;
 #[cfg(feature = "jxl")]

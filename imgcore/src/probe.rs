@@ -74,6 +74,8 @@ pub(crate) struct Opened<'a> {
 
 pub(crate) enum Source<'a> {
     Jpeg(JpegHeader),
+    #[cfg(feature = "heic")]
+    Heic(Box<crate::heic::HeicHeader>),
     Other(Box<dyn ImageDecoder + 'a>),
 }
 
@@ -195,6 +197,10 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     if format == ImageFormat::Jxl {
         return open_jxl(bytes, limits);
     }
+    #[cfg(feature = "heic")]
+    if format == ImageFormat::Heic {
+        return open_heic(bytes, limits);
+    }
     let fmt = match format {
         ImageFormat::Png => image::ImageFormat::Png,
         ImageFormat::Gif => image::ImageFormat::Gif,
@@ -310,6 +316,43 @@ fn open_jxl<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         exif: None,
         source: Source::Other(Box::new(dec)),
         decoder_orients: true,
+    })
+}
+
+/// HEIC/HEIF: the container and parameter sets; limits checked before any tile is decoded.
+#[cfg(feature = "heic")]
+fn open_heic<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
+    let (hdr, w, h) =
+        crate::jpeg::guarded(ImageFormat::Heic, false, || crate::heic::read_header(bytes))?;
+    limits.check_header(hdr.stored_width, hdr.stored_height, hdr.frames)?;
+    let info = ImageInfo {
+        format: ImageFormat::Heic,
+        width: w,
+        height: h,
+        orientation: hdr.orientation,
+        has_alpha: hdr.alpha,
+        bit_depth: if hdr.bit_depth > 8 { 16 } else { 8 },
+        color_model: if hdr.mono && hdr.hdr.is_none() {
+            ColorModel::Gray
+        } else {
+            ColorModel::Rgb
+        },
+        icc_profile: hdr
+            .original_icc
+            .as_deref()
+            .and_then(crate::color::icc_description),
+        frames: hdr.frames,
+        progressive: false,
+        bytes: bytes.len() as u64,
+    };
+    Ok(Opened {
+        info,
+        stored_width: hdr.stored_width,
+        stored_height: hdr.stored_height,
+        icc: hdr.icc.clone(),
+        exif: hdr.exif.clone(),
+        decoder_orients: hdr.decoder_orients,
+        source: Source::Heic(Box::new(hdr)),
     })
 }
 

@@ -104,8 +104,9 @@ pub struct Rendered {
     pub thumbhash: Option<String>,
     /// Average colour of the smallest rendition (alpha-weighted), as `#rrggbb`.
     pub average_color: Option<String>,
-    /// The JPEG DCT scale denominator the source was decoded at (1, 2, 4 or 8; 1 for
-    /// other formats).
+    /// How much smaller than the source the decode was, per axis: the JPEG DCT scale
+    /// denominator, or the box-filter factor of a HEIC grid decoded tile by tile (1, 2, 4
+    /// or 8; 1 for other formats).
     pub decode_shrink: u8,
 }
 
@@ -365,6 +366,22 @@ fn needed_bytes(p: &Parts<'_>, geoms: &[Geometry], plan: &Plan) -> (u64, u8) {
                 .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4));
             (bytes, num)
         }
+        #[cfg(feature = "heic")]
+        Source::Heic(hdr) => {
+            let need = geoms.iter().map(Geometry::scale).fold(0.0f64, f64::max);
+            let f = if plan.shrink_on_load {
+                hdr.tile_shrink(need, plan.shrink_margin)
+            } else {
+                1
+            };
+            let (dw, dh) = (p.stored_width.div_ceil(f), p.stored_height.div_ceil(f));
+            let bpp = hdr.bytes_per_pixel();
+            let decoded = u64::from(dw) * u64::from(dh) * bpp;
+            let bytes = decoded
+                .saturating_add(hdr.decoder_bytes(f))
+                .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4 * (bpp / 3).max(1)));
+            (bytes, (8 / f) as u8)
+        }
         Source::Other(dec) => {
             let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
             let ct = dec.color_type();
@@ -457,6 +474,11 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
             crate::jpeg::decode(bytes, &hdr, num, limits.max_decoded_bytes)?,
             8 / num,
         ),
+        #[cfg(feature = "heic")]
+        Source::Heic(hdr) => {
+            let f = 8 / u32::from(num);
+            (hdr.decode(bytes, f)?, f as u8)
+        }
         Source::Other(dec) => {
             let img = crate::jpeg::guarded(format, false, || {
                 DynamicImage::from_decoder(dec).map_err(|e| {

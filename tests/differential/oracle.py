@@ -83,11 +83,13 @@ def source_kind(src: Path) -> tuple[str, bool]:
     return "rgb", tagged
 
 
-def run_vips(src: Path, out_dir: Path, box: int = BOX) -> Thumb:
+def run_vips(src: Path, out_dir: Path, box: int = BOX, rotate: bool = True) -> Thumb:
     out = out_dir / "vips.png"
     kind, tagged = source_kind(src)
     out_dir.mkdir(parents=True, exist_ok=True)
     args = ["vipsthumbnail", str(src), "--size", f"{box}x{box}>", "-o", str(out)]
+    if not rotate:
+        args.append("--no-rotate")
     if tagged or kind != "gray":
         # Untagged grey gets no profile at all: with --export-profile, libvips would
         # convert it through its own grey profile and change the tones.
@@ -97,6 +99,28 @@ def run_vips(src: Path, out_dir: Path, box: int = BOX) -> Thumb:
     subprocess.run(args, check=True, capture_output=True, text=True)
     with Image.open(out) as im:
         return Thumb(out, im.size)
+
+
+def run_libheif(src: Path, out_dir: Path, box: int = BOX) -> Thumb:
+    """libheif's full decode (`heif-convert`: libheif 1.15 with libde265, Debian 12) of the
+    primary image, written to PNG with its ICC profile, then thumbnailed by libvips like any
+    other PNG. libvips's own heifload is not used: vipsthumbnail takes a HEIC's embedded
+    thumbnail when it is large enough, so its output is a decode of a different, smaller
+    picture."""
+    full_dir = out_dir / "libheif"
+    full_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["heif-convert", "--quiet", str(src), str(full_dir / "full.png")],
+                   check=True, capture_output=True, text=True)
+    written = sorted(full_dir.glob("full*.png"))
+    if len(written) > 1:
+        # One PNG per top-level image, in item order: take the primary's.
+        listing = subprocess.run(["heif-info", str(src)], capture_output=True, text=True).stdout
+        images = [line for line in listing.splitlines() if line.startswith("image:")]
+        primary = next(i for i, line in enumerate(images) if line.endswith("primary"))
+        written = [full_dir / f"full-{primary + 1}.png"]
+    # heif-convert has applied irot/imir and copies the EXIF block as it is: its
+    # Orientation tag must not turn the picture again.
+    return run_vips(written[0], out_dir, box, rotate=False)
 
 
 def run_pillow(src: Path, out_dir: Path, size: tuple[int, int], intent: int = 0) -> Thumb:

@@ -28,8 +28,13 @@ FILES = [line.split(maxsplit=1)[1] for line in (HERE / "SHA256SUMS").read_text()
 RESULTS: list[str] = []
 
 
+DIRS = CASES.get("dirs", {})
+
+
 def case(name: str) -> dict:
-    return {**DEFAULTS, **LISTED.get(name, {})}
+    """Defaults, then the file's folder's (`[dirs.heic]`), then the file's own entries."""
+    folder = DIRS.get(name.split("/", 1)[0], {})
+    return {**DEFAULTS, **folder, **LISTED.get(name, {})}
 
 
 RENDERED = [f for f in FILES if case(f).get("role") not in ("reference", "data")]
@@ -40,9 +45,12 @@ def test_the_corpus_is_there_and_every_exception_is_explained():
     assert not missing, f"corpus incomplete ({len(missing)} missing): run bash scripts/corpus.sh"
     unknown = sorted(set(LISTED) - set(FILES))
     assert not unknown, f"cases.toml names files not in SHA256SUMS: {unknown}"
+    for folder, d in DIRS.items():
+        assert len(d.get("reason", "")) > 20, f"[dirs.{folder}] needs a reason"
     for name in RENDERED:
         c = case(name)
-        special = (c["reference"] != DEFAULTS["reference"] or c["min_score"] < DEFAULTS["min_score"]
+        base = {**DEFAULTS, **DIRS.get(name.split("/", 1)[0], {})}
+        special = (c["reference"] != base["reference"] or c["min_score"] < DEFAULTS["min_score"]
                    or "error" in c)
         if special:
             assert len(c.get("reason", "")) > 20, f"{name}: an exception needs a reason"
@@ -74,6 +82,8 @@ def test_file(name: str, tmp_path: Path):
         ref = oracle.run_vips(src, tmp_path)
     elif ref_kind == "pillow":
         ref = oracle.run_pillow(src, tmp_path, ours.size)
+    elif ref_kind == "libheif":
+        ref = oracle.run_libheif(src, tmp_path)
     elif ref_kind.startswith("file:"):
         path = CORPUS / ref_kind.removeprefix("file:")
         from PIL import Image

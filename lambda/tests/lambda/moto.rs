@@ -335,17 +335,82 @@ async fn a_server_that_is_down_is_a_transient_error() {
 /// A JPEG XL made at test time by libvips's `jxlsave` (libjxl; `scripts/test.sh` installs
 /// libvips-tools).
 fn jxl_of(fixture: &str) -> Vec<u8> {
+    vips_save(fixture, "jxlsave", "jxl", &["--Q=85", "--effort=3"])
+}
+
+/// A HEIC (HEVC) encoded at test time by libvips's `heifsave` (libheif + x265).
+fn heic_of(fixture: &str) -> Vec<u8> {
+    vips_save(
+        fixture,
+        "heifsave",
+        "heic",
+        &["--Q=80", "--compression=hevc"],
+    )
+}
+
+/// A fixture re-encoded at test time by a libvips saver.
+fn vips_save(fixture: &str, saver: &str, ext: &str, args: &[&str]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("x.jxl");
+    let out = dir.path().join(format!("x.{ext}"));
     let st = std::process::Command::new("vips")
-        .args(["jxlsave"])
+        .arg(saver)
         .arg(super::root().join("fixtures").join(fixture))
         .arg(&out)
-        .args(["--Q=85", "--effort=3"])
+        .args(args)
         .status()
         .expect("vips (libvips-tools; bash scripts/test.sh installs it)");
     assert!(st.success());
     std::fs::read(out).unwrap()
+}
+
+#[tokio::test]
+async fn a_heic_upload_is_rendered_and_recorded() {
+    let l = local().await;
+    let h = handler(&l);
+    let cat = catalog(&l);
+    let heic = heic_of("photo.jpg");
+    assert_eq!(
+        imgcore::ImageFormat::sniff(&heic),
+        Some(imgcore::ImageFormat::Heic)
+    );
+    let etag = upload(&l, "phone/IMG_0002.HEIC", heic).await;
+    let resp = h
+        .handle(
+            parse(&put_event(&l, "phone/IMG_0002.HEIC", &etag)).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp["done"], 1, "{resp}");
+    let r = cat
+        .get(&format!("{}/phone/IMG_0002.HEIC", l.src))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.format.as_deref(), r.width, r.height, r.frames),
+        (Some("heic"), Some(320), Some(213), Some(1))
+    );
+    assert_eq!(r.renditions.len(), 2);
+    for rendition in &r.renditions {
+        let o =
+            l.s3.get_object()
+                .bucket(&l.out)
+                .key(&rendition.key)
+                .send()
+                .await
+                .unwrap();
+        let body = o.body.collect().await.unwrap().into_bytes();
+        // A web format, whatever the outputs' `same` would have been for a HEIC.
+        let format = imgcore::probe(&body).unwrap().format;
+        assert!(
+            matches!(
+                format,
+                imgcore::ImageFormat::WebP | imgcore::ImageFormat::Jpeg
+            ),
+            "{format}"
+        );
+    }
 }
 
 #[tokio::test]
