@@ -83,6 +83,10 @@ struct ResizeArgs {
     /// Keep the ICC profile (unconverted) and, for JPEG, EXIF (orientation reset).
     #[arg(long)]
     keep_metadata: bool,
+    /// Keep animations: an animated GIF or WebP becomes an animated WebP (every frame,
+    /// delays and loop count kept). Output format webp (or the default, same).
+    #[arg(long)]
+    anim: bool,
     /// Outputs in the spec syntax (as the Lambda's RENDITIONS), e.g. '800x600,cover,webp;200,jpeg'.
     #[arg(long, conflicts_with_all = ["width", "height", "size", "preset"])]
     spec: Option<String>,
@@ -219,6 +223,7 @@ fn specs(a: &ResizeArgs) -> Result<Vec<OutputSpec>> {
                 quality: a.quality,
                 filter: a.filter.into(),
                 keep_metadata: a.keep_metadata,
+                anim: a.anim,
                 ..Default::default()
             };
             s.validate()?;

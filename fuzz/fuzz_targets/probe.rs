@@ -19,6 +19,7 @@ fn imgcore_fuzz_limits() -> imgcore::Limits {
         max_height: 4096,
         max_pixels: 4_000_000,
         max_frames: 64,
+        max_animation_pixels: 64 << 20,
         max_decoded_bytes: 64 << 20,
         ..imgcore::Limits::default()
     }

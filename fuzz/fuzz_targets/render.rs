@@ -16,6 +16,7 @@ fn plan() -> &'static imgcore::Plan {
                 max_height: 4096,
                 max_pixels: 4_000_000,
                 max_frames: 64,
+                max_animation_pixels: 64 << 20,
                 max_decoded_bytes: 64 << 20,
             })
     })

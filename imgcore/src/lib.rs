@@ -3,6 +3,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 mod alloc;
+mod anim;
 mod color;
 mod container;
 mod encode;

@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest number of frames a file may declare (animated GIF/WebP). Default: 1,000.
     pub max_frames: u32,
+    /// Largest frames × canvas pixels an `anim` output decodes (every frame is decoded
+    /// and resized once; memory holds only a few frames, this bounds the work). Checked
+    /// from the header. Default: 1,000,000,000 (e.g. 1,000 frames of 1 MP).
+    pub max_animation_pixels: u64,
     /// Largest pixel memory one render may use, in bytes: the decoded image at the chosen
     /// decode scale, the decoder's whole-image buffers (the coefficients of a progressive or
     /// multi-scan JPEG, the canvas of a GIF or animated WebP), and the resized outputs. It
@@ -35,6 +39,7 @@ impl Default for Limits {
             max_height: 65_535,
             max_pixels: 300_000_000,
             max_frames: 1_000,
+            max_animation_pixels: 1_000_000_000,
             max_decoded_bytes: 1 << 30,
         }
     }
@@ -77,6 +82,7 @@ impl Limits {
             max_height: u32::MAX,
             max_pixels: u64::MAX,
             max_frames: u32::MAX,
+            max_animation_pixels: u64::MAX,
             max_decoded_bytes: u64::MAX,
         }
     }

@@ -39,7 +39,7 @@ pub struct ImageInfo {
     pub color_model: ColorModel,
     /// Description of the embedded ICC profile, if any (`"Display P3"`, …).
     pub icc_profile: Option<String>,
-    /// Frames in the file (animated GIF/WebP); only the first is rendered.
+    /// Frames in the file (animated GIF/WebP); the first is rendered, or all with `anim`.
     pub frames: u32,
     /// Progressive (JPEG) or interlaced (PNG, GIF) storage.
     pub progressive: bool,

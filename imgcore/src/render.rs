@@ -146,6 +146,13 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
         }
     }
 
+    let animated: Vec<usize> = (0..plan.outputs.len())
+        .filter(|&i| crate::anim::applies(&plan.outputs[i], &info))
+        .collect();
+    if !animated.is_empty() {
+        return render_with_animations(bytes, plan, opened, &fitted, &animated);
+    }
+
     // A decoder that orients its output (JPEG XL) leaves nothing for the pipeline to do.
     let pipeline_orientation = if opened.decoder_orients {
         1
@@ -204,6 +211,77 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     Ok(Rendered {
         source: info,
         renditions: made.into_iter().map(|(r, _)| r).collect(),
+        thumbhash,
+        average_color,
+        decode_shrink: shrink,
+    })
+}
+
+/// [`render`] when some outputs keep an animation (`anim` on an animated GIF or WebP): those
+/// are made frame by frame ([`crate::anim`]); the others from one decode of the first frame,
+/// as usual. The thumbhash comes from a still output when there is one, else from the first
+/// frame of the smallest animated output.
+fn render_with_animations(
+    bytes: &[u8],
+    plan: &Plan,
+    opened: Opened<'_>,
+    fitted: &[(Geometry, bool)],
+    animated: &[usize],
+) -> Result<Rendered> {
+    let info = opened.info.clone();
+    let geoms: Vec<Geometry> = animated.iter().map(|&i| fitted[i].0).collect();
+    crate::anim::check_limits(&info, &geoms, &plan.limits)?;
+    let to_srgb = opened.icc.as_deref().and_then(ToSrgb::new);
+    let ctx = Ctx {
+        stored: (opened.stored_width, opened.stored_height),
+        orientation: if opened.decoder_orients {
+            1
+        } else {
+            info.orientation
+        },
+        to_srgb: to_srgb.as_ref(),
+        input_format: info.format,
+    };
+    drop(opened);
+    let specs: Vec<(&OutputSpec, &Geometry)> = animated
+        .iter()
+        .map(|&i| (&plan.outputs[i], &fitted[i].0))
+        .collect();
+    let made = crate::anim::render(bytes, &info, &ctx, &specs, &plan.limits)?;
+
+    let mut slots: Vec<Option<Rendition>> = vec![None; plan.outputs.len()];
+    let still: Vec<usize> = (0..plan.outputs.len())
+        .filter(|i| !animated.contains(i))
+        .collect();
+    let (mut thumbhash, mut average_color, mut shrink) = (None, None, 1);
+    if !still.is_empty() {
+        let sub = Plan {
+            outputs: still.iter().map(|&i| plan.outputs[i].clone()).collect(),
+            ..plan.clone()
+        };
+        let r = render(bytes, &sub)?;
+        for (&i, rendition) in still.iter().zip(r.renditions) {
+            slots[i] = Some(rendition);
+        }
+        (thumbhash, average_color, shrink) = (r.thumbhash, r.average_color, r.decode_shrink);
+    }
+    let smallest = made
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, (r, _))| u64::from(r.width) * u64::from(r.height))
+        .map(|(k, _)| k);
+    for (k, (&i, (mut rendition, first))) in animated.iter().zip(made).enumerate() {
+        rendition.fitted_to_format = fitted[i].1;
+        slots[i] = Some(rendition);
+        if plan.thumbhash && thumbhash.is_none() && smallest == Some(k) {
+            let (t, c) = crate::thumb::hash_and_average(&first);
+            thumbhash = Some(t);
+            average_color = Some(c);
+        }
+    }
+    Ok(Rendered {
+        source: info,
+        renditions: slots.into_iter().flatten().collect(),
         thumbhash,
         average_color,
         decode_shrink: shrink,
@@ -455,8 +533,19 @@ pub fn estimate_memory(bytes: &[u8], plan: &Plan) -> Result<MemoryEstimate> {
     let opened = probe::open(bytes, &plan.limits)?;
     let info = opened.info.clone();
     let geoms: Vec<Geometry> = fit_all(&info, plan).into_iter().map(|(g, _)| g).collect();
+    let animated: Vec<Geometry> = plan
+        .outputs
+        .iter()
+        .zip(&geoms)
+        .filter(|(s, _)| crate::anim::applies(s, &info))
+        .map(|(_, g)| *g)
+        .collect();
     let parts = opened_parts(opened);
-    let (decode, _) = needed_bytes(&parts, &geoms, plan);
+    let (mut decode, _) = needed_bytes(&parts, &geoms, plan);
+    if !animated.is_empty() {
+        // Frame by frame, before the still outputs' decode: the larger of the two.
+        decode = decode.max(crate::anim::needed_bytes(&info, &animated));
+    }
     Limits::check("decoded bytes", decode, plan.limits.max_decoded_bytes)?;
     Ok(MemoryEstimate {
         decode,
@@ -511,11 +600,11 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
     ))
 }
 
-struct Ctx<'a> {
-    stored: (u32, u32),
-    orientation: u8,
-    to_srgb: Option<&'a ToSrgb>,
-    input_format: ImageFormat,
+pub(crate) struct Ctx<'a> {
+    pub(crate) stored: (u32, u32),
+    pub(crate) orientation: u8,
+    pub(crate) to_srgb: Option<&'a ToSrgb>,
+    pub(crate) input_format: ImageFormat,
 }
 
 /// Run `f` on the largest item alone (its resize or encode is itself parallel), then on the
@@ -620,7 +709,7 @@ pub(crate) fn resize(
 }
 
 /// Crop, resize, orient, convert and pad one output; returns its pixels and format.
-fn resize_one(
+pub(crate) fn resize_one(
     src: &DynamicImage,
     ctx: &Ctx<'_>,
     spec: &OutputSpec,

@@ -13,7 +13,8 @@
 //! - format: `jpeg`/`jpg`, `png`, `webp`, `avif`, `same` (default);
 //! - quality: `q1` … `q100`; filter: `lanczos3` (default), `catmullrom`, `mitchell`,
 //!   `bilinear`, `hamming`, `box`, `nearest`;
-//! - flags: `upscale`, `progressive`, `lossless`, `keep` (keep metadata), `speed1`…`speed10` (AVIF).
+//! - flags: `upscale`, `progressive`, `lossless`, `keep` (keep metadata), `speed1`…`speed10` (AVIF),
+//!   `anim` (keep an animated GIF or WebP animated, as an animated WebP).
 //!
 //! So `1600,800,200,webp,q75` is three WebP outputs at quality 75, and
 //! `800x600,cover,webp,q75,200x200,cover,png` is one WebP and one PNG output.
@@ -195,6 +196,11 @@ pub struct OutputSpec {
     pub progressive: bool,
     /// Lossless WebP. Default: `false`.
     pub lossless: bool,
+    /// Keep an animation: an animated GIF or WebP source renders every frame (same resize,
+    /// frame delays and loop count kept) into an animated WebP. The output format must be
+    /// `webp` or `same`; a still source renders as without it. Default: `false` (the first
+    /// frame only).
+    pub anim: bool,
     /// AVIF encoder speed, 1 (slow, small) to 10 (fast). Default: 8.
     pub avif_speed: u8,
     /// PNG compression: 0 = fastest … 2 = best. Default: 0 (fast filters and deflate).
@@ -215,6 +221,7 @@ impl Default for OutputSpec {
             keep_metadata: false,
             progressive: false,
             lossless: false,
+            anim: false,
             avif_speed: 8,
             png_compression: 0,
         }
@@ -293,6 +300,12 @@ impl OutputSpec {
             return Err(Error::InvalidSpec(format!(
                 "AVIF speed {} is not in 1..=10",
                 self.avif_speed
+            )));
+        }
+        if self.anim && !matches!(self.format, OutputFormat::WebP | OutputFormat::Same) {
+            return Err(Error::InvalidSpec(format!(
+                "`anim` makes an animated WebP: the format must be webp or same, not {}",
+                self.format.name()
             )));
         }
         if self.png_compression > 2 {
@@ -395,6 +408,7 @@ impl OutputSpec {
             (self.keep_metadata, "keep"),
             (self.progressive, "progressive"),
             (self.lossless, "lossless"),
+            (self.anim, "anim"),
         ] {
             if flag {
                 parts.push(name.into());
@@ -484,6 +498,7 @@ fn apply_option(spec: &mut OutputSpec, tok: &str, raw: &str) -> Result<()> {
             "keep" | "keep-metadata" | "keepmetadata" => spec.keep_metadata = true,
             "progressive" | "interlace" => spec.progressive = true,
             "lossless" => spec.lossless = true,
+            "anim" | "animated" => spec.anim = true,
             _ => {
                 return Err(Error::InvalidSpec(format!(
                     "unknown option `{raw}` (expected a size, fit, gravity, format, qN, filter or flag)"

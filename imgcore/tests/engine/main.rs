@@ -8,6 +8,7 @@ mod adversarial;
 pub mod generator;
 
 mod alpha_and_depth;
+mod anim;
 mod color;
 mod fixtures;
 mod geometry_props;
