@@ -14,7 +14,12 @@ Usage:
 
 Inputs come from ../shared/corpus (see its SOURCES.md); missing ones are generated with vips
 (a noisy image of the same size). W5's 50 images are made from the W1 photo (alternately
-mirrored, JPEG quality 85-94).
+mirrored, JPEG quality 85-94). W7 and W8 take files of the differential corpus
+(`bash scripts/corpus.sh` fetches it into .cache/corpus): pillow-heif's pug.heic, a 12 MP
+iPhone grid (4032x3024, 48 tiles, Display P3), and Pillow's 42-frame iss634.gif, enlarged
+3x by libvips to 735x735 for a 320 px output. A tool that cannot do a workload (sharp's
+prebuilt libvips has no HEVC decoder; the Pillow script makes no animations) is reported as
+failed, with its reason.
 """
 import argparse
 import json
@@ -32,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 EXT = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+DIFF_CORPUS = ROOT / ".cache" / "corpus"
 
 
 def run(cmd, cwd=None):
@@ -43,7 +49,10 @@ def run(cmd, cwd=None):
     wall = time.perf_counter() - t0
     p.stderr.close()
     code = os.waitstatus_to_exitcode(status)
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, (None if code == 0 else (err.strip().splitlines() or [f"exit {code}"])[-1][:120])
+    lines = err.strip().splitlines() or [f"exit {code}"]
+    # The message, not a stack trace's last frame (node prints the error before the trace).
+    message = next((l for l in lines if "Error" in l), lines[-1]).strip()
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, (None if code == 0 else message[:120])
 
 
 def vips_make(out, w, h, scratch):
@@ -100,32 +109,42 @@ def cpu_model():
 
 # Each tool: (inputs, widths, fmt, quality, outdir) -> (commands, expected output paths)
 def t_imgtool(binary):
-    def f(inputs, widths, fmt, q, out):
+    def f(inputs, widths, fmt, q, out, anim=False):
         cmd = [binary, "resize", *map(str, inputs), "--out", str(out), "--width", ",".join(map(str, widths)), "--format", fmt, "--quiet", "--force"]
         if fmt != "png":
             cmd += ["--quality", str(q)]
+        if anim:
+            cmd.append("--anim")
         return [cmd], [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
     return f
 
 
-def t_vips(inputs, widths, fmt, q, out):
+def t_vips(inputs, widths, fmt, q, out, anim=False):
     opts = "[strip]" if fmt == "png" else f"[Q={q},strip]"
-    cmds = [["vipsthumbnail", *map(str, inputs), "-s", f"{w}x", "-o", f"{out}/%s-{w}.{EXT[fmt]}{opts}"] for w in widths]
+    names = [f"{p}[n=-1]" if anim else str(p) for p in inputs]
+    cmds = [["vipsthumbnail", *names, "-s", f"{w}x", "-o", f"{out}/%s-{w}.{EXT[fmt]}{opts}"] for w in widths]
     return cmds, [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
 
 
-def t_sharp(inputs, widths, fmt, q, out):
-    cmd = ["node", str(HERE / "sharp_resize.js"), str(out), fmt, str(q), ",".join(map(str, widths)), *map(str, inputs)]
+def t_sharp(inputs, widths, fmt, q, out, anim=False):
+    script = "sharp_resize.js"
+    cmd = ["env", f"SHARP_ANIMATED={int(anim)}", "node", str(HERE / script), str(out), fmt, str(q), ",".join(map(str, widths)), *map(str, inputs)]
     return [cmd], [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
 
 
-def t_pillow(inputs, widths, fmt, q, out):
+def t_pillow(inputs, widths, fmt, q, out, anim=False):
+    if anim:
+        return None, "pillow_resize.py makes no animations"
     cmd = [str(HERE / ".venv" / "bin" / "python"), str(HERE / "pillow_resize.py"), str(out), fmt, str(q), ",".join(map(str, widths)), *map(str, inputs)]
     return [cmd], [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
 
 
-def t_magick(inputs, widths, fmt, q, out):
+def t_magick(inputs, widths, fmt, q, out, anim=False):
     qual = [] if fmt == "png" else ["-quality", str(q)]
+    if anim:
+        (inp,), (w,) = inputs, widths
+        o = out / f"{inp.stem}-{w}.{EXT[fmt]}"
+        return [["convert", str(inp), "-coalesce", "-resize", f"{w}x", *qual, "-strip", str(o)]], [o]
     if len(inputs) > 1:
         # mogrify: one process over the folder, ImageMagick's own batch tool (OpenMP threads).
         (w,) = widths
@@ -163,6 +182,10 @@ def main():
             subprocess.check_call(["vips", "black", str(scratch / "b.v"), "2048", "1536", "--bands", "4"])
             subprocess.check_call(["vips", "pngsave", str(scratch / "b.v"), str(png)])
     giant = corpus_or_generated("giant-image.jpg", 20000, 14000, scratch)
+    heic = DIFF_CORPUS / "heic" / "pug.heic"
+    gif = scratch / "iss634-x3.gif"
+    if not gif.exists() and (DIFF_CORPUS / "gif" / "iss634.gif").exists():
+        subprocess.check_call(["vips", "resize", f"{DIFF_CORPUS / 'gif' / 'iss634.gif'}[n=-1]", str(gif), "3"])
     workloads = [
         ("W1", "2725x2225 JPEG -> 720 px JPEG q80", [w1], [720], "jpeg"),
         ("W2", "4000x3000 JPEG -> 1600/800/200 px JPEG q80", [w2], [1600, 800, 200], "jpeg"),
@@ -170,12 +193,16 @@ def main():
         ("W4", "4000x3000 JPEG -> 400 px WebP q80", [w2], [400], "webp"),
         ("W5", "50 x 2725x2225 JPEG -> 720 px JPEG q80", batch_inputs(w1, scratch), [720], "jpeg"),
         ("W6", "20000x14000 JPEG -> 200 px JPEG q80", [giant], [200], "jpeg"),
+        ("W7", "12 MP HEIC (iPhone grid) -> 1600/800/200 px WebP q80", [heic], [1600, 800, 200], "webp"),
+        ("W8", "735x735 42-frame GIF -> 320 px animated WebP q80", [gif], [320], "webp", True),
     ]
+    workloads = [w if len(w) == 6 else (*w, False) for w in workloads]
+    workloads = [w for w in workloads if all(Path(i).exists() for i in w[2]) or print(f"{w[0]}: input missing (bash scripts/corpus.sh)")]
     if a.only:
         keep = set(a.only.split(","))
         workloads = [w for w in workloads if w[0] in keep]
     results = []
-    for wid, title, inputs, widths, fmt in workloads:
+    for wid, title, inputs, widths, fmt, anim in workloads:
         samples = {t: [] for t in tools}
         errors = {}
         outputs = {}
@@ -184,7 +211,11 @@ def main():
                 if t in errors:
                     continue
                 out = Path(tempfile.mkdtemp(prefix=f"{wid}-{t}-", dir=scratch))
-                cmds, outs = f(inputs, widths, fmt, 80, out)
+                cmds, outs = f(inputs, widths, fmt, 80, out, anim)
+                if cmds is None:
+                    errors[t] = outs
+                    shutil.rmtree(out, ignore_errors=True)
+                    continue
                 wall = cpu = 0.0
                 rss = 0
                 for c in cmds:

@@ -8,7 +8,9 @@ const ext = { jpeg: "jpg", png: "png", webp: "webp" }[format];
 sharp.cache(false);
 async function one(input) {
   const stem = path.basename(input, path.extname(input));
-  const src = sharp(input, { limitInputPixels: false });
+  // SHARP_ANIMATED=1: every frame (sharp's `animated` input option).
+  const animated = process.env.SHARP_ANIMATED === "1";
+  const src = sharp(input, { limitInputPixels: false, animated });
   await Promise.all(
     widths.split(",").map((w) => {
       let p = src.clone().resize({ width: Number(w), withoutEnlargement: true });
