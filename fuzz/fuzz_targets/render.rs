@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 fn plan() -> &'static imgcore::Plan {
     static PLAN: OnceLock<imgcore::Plan> = OnceLock::new();
     PLAN.get_or_init(|| {
-        imgcore::Plan::parse("64x64,cover,png;32,jpeg")
+        imgcore::Plan::parse("64x64,cover,png;32,jpeg;24,webp,anim")
             .expect("plan")
             .with_limits(imgcore::Limits {
                 max_input_bytes: 1 << 20,
@@ -24,8 +24,10 @@ fn plan() -> &'static imgcore::Plan {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(r) = imgcore::render(data, plan()) {
-        assert_eq!(r.renditions.len(), 2);
+        assert_eq!(r.renditions.len(), 3);
         let (cover, narrow) = (&r.renditions[0], &r.renditions[1]);
+        // `anim`: every frame of an animated GIF/WebP, at most 24 wide.
+        assert!(r.renditions[2].width >= 1 && r.renditions[2].width <= 24);
         // `64x64,cover` never upscales: at most 64×64. `32`: at most 32 wide, and no
         // taller than the source (a tall image stays tall).
         assert!(cover.width >= 1 && cover.height >= 1);

@@ -760,3 +760,24 @@ async fn a_crash_after_the_record_write_finishes_its_deletes_on_redelivery() {
     current.sort();
     assert_eq!(left, current, "only v2's renditions remain");
 }
+
+#[tokio::test]
+async fn an_animated_gif_keeps_its_animation_when_the_renditions_say_anim() {
+    let h = handler(&[("RENDITIONS", "24,webp,anim;16,jpeg")]);
+    let t = upload(
+        &h,
+        "chat/wave.gif",
+        super::fixture("animated-3-frames.gif"),
+        "0055AED6DCD90281E6",
+    );
+    assert_eq!(h.run_task(&t).await, TaskResult::Handled(Outcome::Done));
+    let keys = store(&h).keys("out");
+    let animated = keys.iter().find(|k| k.ends_with(".webp")).unwrap();
+    let still = keys.iter().find(|k| k.ends_with(".jpg")).unwrap();
+    let webp = store(&h).object("out", animated).unwrap();
+    assert_eq!(imgcore::probe(&webp.body).unwrap().frames, 3);
+    let jpeg = store(&h).object("out", still).unwrap();
+    assert_eq!(imgcore::probe(&jpeg.body).unwrap().frames, 1);
+    let r = catalog(&h).record("src/chat/wave.gif").unwrap();
+    assert_eq!(r.frames, Some(3));
+}
