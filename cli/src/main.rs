@@ -223,7 +223,8 @@ fn specs(a: &ResizeArgs) -> Result<Vec<OutputSpec>> {
                 quality: a.quality,
                 filter: a.filter.into(),
                 keep_metadata: a.keep_metadata,
-                anim: a.anim,
+                // Only WebP (or `same`) outputs animate; the others take the first frame.
+                anim: a.anim && matches!(format, OutputFormat::WebP | OutputFormat::Same),
                 ..Default::default()
             };
             s.validate()?;

@@ -6,8 +6,9 @@
 //!
 //! - Timing: each frame keeps its delay (in milliseconds, as the source says; GIF delays of
 //!   0 or 10 ms are kept, not raised to the 100 ms browsers show them at).
-//! - Loop count: a GIF's NETSCAPE2.0 count (0 = forever; a GIF without one plays once), a
-//!   WebP's ANIM count.
+//! - Loop count: a GIF's NETSCAPE2.0 count of repeats plus one (WebP counts plays, as
+//!   libwebp's gif2webp converts it; 0 = forever in both; a GIF without one plays once), a
+//!   WebP's ANIM count as it is.
 //! - Memory: two canvases and the frame being decoded, the resized frame, and the
 //!   encoder's own state (a few frames of the output size); never all frames. The work,
 //!   frames × canvas pixels, is bounded by [`Limits::max_animation_pixels`] from the header.
@@ -66,7 +67,10 @@ pub(crate) fn loop_count(format: ImageFormat, b: &[u8]) -> u16 {
                 {
                     if let Some(sub) = b.get(first + 12..first + 16) {
                         if sub[0] == 3 && sub[1] == 1 {
-                            return u16::from_le_bytes([sub[2], sub[3]]);
+                            // GIF counts repeats after the first play, WebP plays (as
+                            // libwebp's gif2webp converts it); 0 is forever in both.
+                            let n = u16::from_le_bytes([sub[2], sub[3]]);
+                            return if n == 0 { 0 } else { n.saturating_add(1) };
                         }
                     }
                 }
@@ -150,6 +154,26 @@ pub(crate) fn render(
     specs: &[(&OutputSpec, &Geometry)],
     limits: &Limits,
 ) -> Result<Vec<(Rendition, DynamicImage)>> {
+    crate::jpeg::guarded(info.format, false, || {
+        render_frames(bytes, info, ctx, specs, limits)
+    })
+}
+
+fn render_frames(
+    bytes: &[u8],
+    info: &ImageInfo,
+    ctx: &Ctx<'_>,
+    specs: &[(&OutputSpec, &Geometry)],
+    limits: &Limits,
+) -> Result<Vec<(Rendition, DynamicImage)>> {
+    // No profile travels with animated output: pixels are always converted to sRGB.
+    let plain: Vec<OutputSpec> = specs
+        .iter()
+        .map(|(s, _)| OutputSpec {
+            keep_metadata: false,
+            ..(*s).clone()
+        })
+        .collect();
     let loops = loop_count(info.format, bytes);
     let mut encoders = specs
         .iter()
@@ -177,7 +201,9 @@ pub(crate) fn render(
         let canvas = DynamicImage::ImageRgba8(frame.into_buffer());
         let stamp = i32::try_from(ts)
             .map_err(|_| Error::corrupt(info.format, "the animation is longer than 24 days"))?;
-        for (i, ((spec, g), enc)) in specs.iter().zip(encoders.iter_mut()).enumerate() {
+        for (i, ((spec, (_, g)), enc)) in
+            plain.iter().zip(specs).zip(encoders.iter_mut()).enumerate()
+        {
             let (img, _) = crate::render::resize_one(&canvas, ctx, spec, g)?;
             let rgba = img.into_rgba8();
             enc.add(&rgba, stamp)?;
@@ -348,12 +374,12 @@ mod tests {
             "no extension: plays once"
         );
         gif.extend_from_slice(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x05\x00\x00");
-        assert_eq!(loop_count(ImageFormat::Gif, &gif), 5);
+        assert_eq!(loop_count(ImageFormat::Gif, &gif), 6, "5 repeats: 6 plays");
         let forever = [&gif[..13], b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"].concat();
         assert_eq!(loop_count(ImageFormat::Gif, &forever), 0);
         // A comment extension first, then the loop.
         let after = [&gif[..13], b"\x21\xfe\x02hi\x00", &gif[13..]].concat();
-        assert_eq!(loop_count(ImageFormat::Gif, &after), 5);
+        assert_eq!(loop_count(ImageFormat::Gif, &after), 6);
     }
 
     #[test]

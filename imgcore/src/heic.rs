@@ -72,8 +72,14 @@ pub(crate) struct HeicHeader {
     /// decode then gives sRGB); without it, linear light in the file's primaries with a
     /// profile made for them.
     pub hdr_matrix: Option<[[f32; 3]; 3]>,
-    /// Frames of an image sequence (1 for a still image).
+    /// Frames of an image sequence (1 for a still image; only the first is decoded).
     pub frames: u32,
+    /// Coded pixels of every colour picture (all tiles), before any crop.
+    pub coded_pixels: u64,
+    /// Coded pixels of the largest single picture (tile).
+    pub largest_coded: u64,
+    /// Coded pixels of the alpha picture(s).
+    pub alpha_pixels: u64,
     /// The EXIF block, from its TIFF header (its Orientation is not used).
     pub exif: Option<Vec<u8>>,
 }
@@ -148,6 +154,14 @@ fn mul(a: [i8; 4], b: [i8; 4]) -> [i8; 4] {
 
 /// The EXIF orientation equal to `irot`/`imir` transforms applied in order.
 pub(crate) fn orientation_of(transforms: &[Transform]) -> u8 {
+    let m = orientation_matrix(transforms);
+    ORIENTATIONS
+        .iter()
+        .position(|o| *o == m)
+        .map_or(1, |i| i as u8 + 1)
+}
+
+fn orientation_matrix(transforms: &[Transform]) -> [i8; 4] {
     let mut m = ORIENTATIONS[0];
     for t in transforms {
         let step = match *t {
@@ -164,10 +178,7 @@ pub(crate) fn orientation_of(transforms: &[Transform]) -> u8 {
         };
         m = mul(step, m);
     }
-    ORIENTATIONS
-        .iter()
-        .position(|o| *o == m)
-        .map_or(1, |i| i as u8 + 1)
+    m
 }
 
 /// A profile for the pixels of a file without an ICC profile, from its `nclx` (or VUI)
@@ -235,6 +246,12 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<(HeicHeader, u32, u32)> {
             {
                 return Err(Error::corrupt(FMT, "grid tiles do not cover the image"));
             }
+            // No row or column of tiles wholly outside the image (work for nothing).
+            if u64::from(tw) * u64::from(g.columns - 1) >= u64::from(g.output_width)
+                || u64::from(th) * u64::from(g.rows - 1) >= u64::from(g.output_height)
+            {
+                return Err(Error::corrupt(FMT, "grid tiles lie outside the image"));
+            }
             Some((tw, th, g.columns, g.rows))
         }
         None => None,
@@ -269,6 +286,33 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<(HeicHeader, u32, u32)> {
         (None, None) => None,
     };
     let frames = parsed.sequence.map_or(1, |s| s.sample_count.max(1));
+    // What the decoder allocates: every coded picture at its full coded size (the
+    // conformance window and `clap` crop only after decoding), tiles of one size.
+    let coded = |image: &isobmff::ResolvedImage| -> Result<u64> {
+        let sps = sps_of(image)?;
+        if let Some((tw, th, _, _)) = grid {
+            if cropped_size(&sps)? != (tw, th) {
+                return Err(Error::corrupt(FMT, "grid tiles of different sizes"));
+            }
+        }
+        Ok(u64::from(sps.pic_width_in_luma_samples) * u64::from(sps.pic_height_in_luma_samples))
+    };
+    let mut coded_pixels = 0u64;
+    let mut largest_coded = 0u64;
+    for image in &parsed.images {
+        let n = coded(image)?;
+        coded_pixels = coded_pixels.saturating_add(n);
+        largest_coded = largest_coded.max(n);
+    }
+    let mut alpha_pixels = 0u64;
+    if let Some(a) = &parsed.alpha {
+        for image in &a.image.images {
+            let sps = sps_of(image)?;
+            let n = u64::from(sps.pic_width_in_luma_samples)
+                * u64::from(sps.pic_height_in_luma_samples);
+            alpha_pixels = alpha_pixels.saturating_add(n);
+        }
+    }
     Ok((
         HeicHeader {
             stored_width,
@@ -284,6 +328,9 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<(HeicHeader, u32, u32)> {
             hdr,
             hdr_matrix: hdr_matrix.filter(|_| hdr.is_some()),
             frames,
+            coded_pixels,
+            largest_coded,
+            alpha_pixels,
             exif: parsed.metadata.exif.clone(),
         },
         width,
@@ -295,7 +342,12 @@ impl HeicHeader {
     /// Bytes per decoded pixel (RGB(A), 8 or 16 bits; grey counts as RGB while converting).
     pub(crate) fn bytes_per_pixel(&self) -> u64 {
         let channels = if self.alpha { 4 } else { 3 };
-        channels * if self.bit_depth > 8 { 2 } else { 1 }
+        channels
+            * if self.bit_depth > 8 || self.hdr.is_some() {
+                2
+            } else {
+                1
+            }
     }
 
     /// The box-filter factor a tile-by-tile decode uses when the largest output needs
@@ -323,20 +375,21 @@ impl HeicHeader {
     /// conversion; for a tile-by-tile decode, the tiles in flight and the sum canvas.
     pub(crate) fn decoder_bytes(&self, shrink: u32) -> u64 {
         let threads = rayon::current_num_threads().max(1) as u64;
-        // i32 Y + Cb + Cr (4:4:4 at worst, to stay above 4:2:0's 6 bytes) and the RGB16
-        // conversion of each, twice for the tiles of a grid and the assembled canvas.
-        let per_pixel = 12 + 8;
-        if shrink > 1 {
-            if let Some((tw, th, _, _)) = self.grid {
-                let tile = u64::from(tw) * u64::from(th) * (per_pixel + 12);
-                let small = u64::from(self.stored_width.div_ceil(shrink))
-                    * u64::from(self.stored_height.div_ceil(shrink));
-                return tile * threads + small * 4 * 4;
-            }
+        // A coded picture: i32 Y + Cb + Cr (4:4:4 at worst, 12 bytes a pixel), then the
+        // cropped copy and its RGB16 conversion (6-8 bytes).
+        const PICTURE: u64 = 12 + 12 + 8;
+        if shrink > 1 && self.grid.is_some() {
+            let small = u64::from(self.stored_width.div_ceil(shrink))
+                * u64::from(self.stored_height.div_ceil(shrink));
+            return (self.largest_coded * PICTURE).saturating_mul(threads) + small * 6;
         }
-        let pixels = u64::from(self.stored_width) * u64::from(self.stored_height);
-        let alpha = if self.alpha { pixels * 8 } else { 0 };
-        pixels * per_pixel * 2 + alpha
+        // Whole: every tile held (planes), the assembled canvas (planes), the RGB output of
+        // the conversion; the alpha picture(s) likewise.
+        let canvas = u64::from(self.stored_width) * u64::from(self.stored_height);
+        self.coded_pixels
+            .saturating_mul(12)
+            .saturating_add(canvas.saturating_mul(12 + 8))
+            .saturating_add(self.alpha_pixels.saturating_mul(4 + 4 + 2))
     }
 
     /// Decode, whole or tile by tile (`shrink` from [`HeicHeader::tile_shrink`]).
@@ -723,7 +776,10 @@ mod tests {
             for m in [None, Some(MirrorVertical), Some(MirrorHorizontal)] {
                 let mut list = vec![Rotate90Ccw(t)];
                 list.extend(m);
-                assert!((1..=8).contains(&orientation_of(&list)));
+                assert!(
+                    ORIENTATIONS.contains(&orientation_matrix(&list)),
+                    "{list:?}"
+                );
             }
         }
     }

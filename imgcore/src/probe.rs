@@ -324,7 +324,13 @@ fn open_jxl<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
 fn open_heic<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     let (hdr, w, h) =
         crate::jpeg::guarded(ImageFormat::Heic, false, || crate::heic::read_header(bytes))?;
-    limits.check_header(hdr.stored_width, hdr.stored_height, hdr.frames)?;
+    // One frame is decoded, whatever a sequence holds.
+    limits.check_header(hdr.stored_width, hdr.stored_height, 1)?;
+    Limits::check(
+        "coded pixels",
+        hdr.coded_pixels,
+        limits.max_pixels.saturating_mul(2),
+    )?;
     let info = ImageInfo {
         format: ImageFormat::Heic,
         width: w,

@@ -98,3 +98,31 @@ def test_without_anim_only_the_first_frame_is_rendered(tmp_path: Path):
     assert r.returncode == 0, r.stderr
     path = Path(json.loads(r.stdout)["inputs"][0]["renditions"][0]["path"])
     assert header(path).get("n-pages", "1") == "1"
+
+
+def test_a_finite_gif_loop_count_becomes_the_same_number_of_plays(tmp_path: Path):
+    """GIF's NETSCAPE2.0 count is repeats after the first play; WebP's ANIM count is plays
+    (libwebp's gif2webp adds one). A GIF that repeats twice plays three times."""
+    src = tmp_path / "loop2.gif"
+    with Image.open(oracle.ROOT / "fixtures/animated-3-frames.gif") as im:
+        frames_ = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            frames_.append(im.convert("RGB"))
+    frames_[0].save(src, save_all=True, append_images=frames_[1:], loop=2, duration=80)
+    data = src.read_bytes()
+    at = data.find(b"NETSCAPE2.0")
+    assert at > 0 and data[at + 13:at + 15] == b"\x02\x00", "Pillow wrote no loop count of 2"
+    r = subprocess.run(
+        [str(oracle.imgtool_binary()), "resize", str(src), "--out", str(tmp_path / "o"),
+         "--spec", "24,webp,anim", "--json", "--quiet"],
+        capture_output=True, text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    out = Path(json.loads(r.stdout)["inputs"][0]["renditions"][0]["path"])
+    webp = out.read_bytes()
+    anim = webp.find(b"ANIM")
+    assert anim > 0, "not an animated WebP"
+    loops = int.from_bytes(webp[anim + 12:anim + 14], "little")
+    assert loops == 3, loops
+    assert header(out)["delay"] == "80 80 80"
