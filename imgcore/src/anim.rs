@@ -125,10 +125,7 @@ fn frames<'a>(
     format: ImageFormat,
     limits: &Limits,
 ) -> Result<Box<dyn Iterator<Item = image::ImageResult<Frame>> + 'a>> {
-    let mut l = image::Limits::default();
-    l.max_image_width = Some(limits.max_width);
-    l.max_image_height = Some(limits.max_height);
-    l.max_alloc = Some(limits.max_decoded_bytes.saturating_add(16 << 20));
+    let l = crate::probe::image_limits(limits);
     let err = |e| Error::from_image(format, e);
     Ok(match format {
         ImageFormat::Gif => {
@@ -146,20 +143,9 @@ fn frames<'a>(
 }
 
 /// Render the animated outputs `specs` (with their geometries) of `bytes`; returns each
-/// rendition and the first resized frame of each (for the thumbhash).
+/// rendition and the first resized frame of each (for the thumbhash). Run it under
+/// `jpeg::guarded`, as every decode.
 pub(crate) fn render(
-    bytes: &[u8],
-    info: &ImageInfo,
-    ctx: &Ctx<'_>,
-    specs: &[(&OutputSpec, &Geometry)],
-    limits: &Limits,
-) -> Result<Vec<(Rendition, DynamicImage)>> {
-    crate::jpeg::guarded(info.format, false, || {
-        render_frames(bytes, info, ctx, specs, limits)
-    })
-}
-
-fn render_frames(
     bytes: &[u8],
     info: &ImageInfo,
     ctx: &Ctx<'_>,

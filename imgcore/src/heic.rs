@@ -459,14 +459,21 @@ impl HeicHeader {
         if d.alpha.as_ref().is_some_and(|a| a.premultiplied) {
             crate::color::unpremultiply(&mut img);
         }
-        if self.mono && d.alpha.is_none() && self.hdr.is_none() {
-            img = if deep {
-                DynamicImage::ImageLuma16(img.to_luma16())
-            } else {
-                DynamicImage::ImageLuma8(img.to_luma8())
-            };
+        Ok(if d.alpha.is_none() {
+            self.grey_if_mono(img, deep)
+        } else {
+            img
+        })
+    }
+
+    /// Monochrome pictures (converted to equal R, G and B) back to one channel; HDR ones
+    /// stay RGB (they are mapped per channel afterwards).
+    fn grey_if_mono(&self, img: DynamicImage, deep: bool) -> DynamicImage {
+        match (self.mono && self.hdr.is_none(), deep) {
+            (false, _) => img,
+            (true, true) => DynamicImage::ImageLuma16(img.to_luma16()),
+            (true, false) => DynamicImage::ImageLuma8(img.to_luma8()),
         }
-        Ok(img)
     }
 
     /// A grid decoded one tile at a time, each reduced by `f` (box filter) into the canvas.
@@ -554,15 +561,7 @@ impl HeicHeader {
                     .ok_or_else(|| Error::corrupt(FMT, "canvas size"))?,
             )
         };
-        Ok(if self.mono && self.hdr.is_none() {
-            if deep {
-                DynamicImage::ImageLuma16(img.to_luma16())
-            } else {
-                DynamicImage::ImageLuma8(img.to_luma8())
-            }
-        } else {
-            img
-        })
+        Ok(self.grey_if_mono(img, deep))
     }
 }
 

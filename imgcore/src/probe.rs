@@ -128,7 +128,7 @@ fn clean_exif(exif: Vec<u8>) -> Option<Vec<u8>> {
     })
 }
 
-fn image_limits(limits: &Limits) -> image::Limits {
+pub(crate) fn image_limits(limits: &Limits) -> image::Limits {
     let mut l = image::Limits::default();
     l.max_image_width = Some(limits.max_width);
     l.max_image_height = Some(limits.max_height);

@@ -247,7 +247,9 @@ fn render_with_animations(
         .iter()
         .map(|&i| (&plan.outputs[i], &fitted[i].0))
         .collect();
-    let made = crate::anim::render(bytes, &info, &ctx, &specs, &plan.limits)?;
+    let made = crate::jpeg::guarded(info.format, false, || {
+        crate::anim::render(bytes, &info, &ctx, &specs, &plan.limits)
+    })?;
 
     let mut slots: Vec<Option<Rendition>> = vec![None; plan.outputs.len()];
     let still: Vec<usize> = (0..plan.outputs.len())
