@@ -22,7 +22,7 @@ if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 rm -rf "$OUT"
-mkdir -p "$OUT"/{photos,jpeg,png,tiff,webp,gif,bmp,icc,heic}
+mkdir -p "$OUT"/{photos,jpeg,png,tiff,webp,gif,bmp,icc,heic,avif}
 cd "$WORK"
 echo "==> fetching the differential corpus into $OUT"
 
@@ -99,6 +99,11 @@ cp $P/{tiff_tiled_planar_16bit_RGBa,tiff_16bit_RGBa,tiff_16bit_RGB,pil136}.tiff 
 cp $P/{pil123p,pil123rgba,icc_profile,p_trns_single,rgb_trns,i_trns,exif_imagemagick_orientation}.png "$OUT/png/"
 cp $P/{transparent,flower2,hopper_orientation_6,iss634}.webp "$OUT/webp/"
 cp $P/iss634.gif "$OUT/gif/"
+# AVIF made by libavif (Pillow's own tests): irot/imir in all 8 combinations, ICC, alpha,
+# a file without pixi, an image sequence.
+cp $P/avif/{exif,hopper,hopper-missing-pixi,icc_profile,icc_profile_none,transparency}.avif \
+  $P/avif/{xmp_tags_orientation,rot0mir0,rot0mir1,rot1mir0,rot1mir1,rot2mir0,rot2mir1}.avif \
+  $P/avif/{rot3mir0,rot3mir1}.avif $P/avif/star.avifs "$OUT/avif/"
 
 # --- PyPI: pillow-heif's test images (sdist): phone and camera HEIC/HEIF originals ---------
 pip download -q --disable-pip-version-check --no-deps --no-binary pillow-heif pillow-heif==1.8.1 -d .

@@ -107,7 +107,7 @@ impl ImageFormat {
     /// Whether the engine can decode this format.
     pub fn can_decode(self) -> bool {
         match self {
-            ImageFormat::Avif => false,
+            ImageFormat::Avif => cfg!(feature = "avif"),
             ImageFormat::Heic => cfg!(feature = "heic"),
             ImageFormat::Jxl => cfg!(feature = "jxl"),
             _ => true,

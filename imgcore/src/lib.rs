@@ -4,6 +4,8 @@
 
 mod alloc;
 mod anim;
+#[cfg(feature = "avif")]
+mod avif;
 mod color;
 mod container;
 mod encode;
@@ -12,6 +14,8 @@ mod format;
 pub mod geometry;
 #[cfg(feature = "heic")]
 mod heic;
+#[cfg(any(feature = "heic", feature = "avif"))]
+mod heif;
 mod ifd;
 mod jpeg;
 #[cfg(feature = "jxl")]

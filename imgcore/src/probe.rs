@@ -76,6 +76,8 @@ pub(crate) enum Source<'a> {
     Jpeg(JpegHeader),
     #[cfg(feature = "heic")]
     Heic(Box<crate::heic::HeicHeader>),
+    #[cfg(feature = "avif")]
+    Avif(Box<crate::avif::AvifHeader>),
     Other(Box<dyn ImageDecoder + 'a>),
 }
 
@@ -200,6 +202,10 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     #[cfg(feature = "heic")]
     if format == ImageFormat::Heic {
         return open_heic(bytes, limits);
+    }
+    #[cfg(feature = "avif")]
+    if format == ImageFormat::Avif {
+        return open_avif(bytes, limits);
     }
     let fmt = match format {
         ImageFormat::Png => image::ImageFormat::Png,
@@ -359,6 +365,44 @@ fn open_heic<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         exif: hdr.exif.clone(),
         decoder_orients: hdr.decoder_orients,
         source: Source::Heic(Box::new(hdr)),
+    })
+}
+
+/// AVIF: the container and the AV1 sequence headers; limits checked before decoding.
+#[cfg(feature = "avif")]
+fn open_avif<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
+    let hdr = crate::jpeg::guarded(ImageFormat::Avif, false, || crate::avif::read_header(bytes))?;
+    // One frame is decoded, whatever a sequence holds.
+    limits.check_header(hdr.width, hdr.height, 1)?;
+    let (w, h) = oriented(hdr.width, hdr.height, hdr.orientation);
+    let info = ImageInfo {
+        format: ImageFormat::Avif,
+        width: w,
+        height: h,
+        orientation: hdr.orientation,
+        has_alpha: hdr.alpha,
+        bit_depth: if hdr.bit_depth > 8 { 16 } else { 8 },
+        color_model: if hdr.layout == crate::avif::Layout::Mono && hdr.hdr.is_none() {
+            ColorModel::Gray
+        } else {
+            ColorModel::Rgb
+        },
+        icc_profile: hdr
+            .original_icc
+            .as_deref()
+            .and_then(crate::color::icc_description),
+        frames: hdr.frames,
+        progressive: false,
+        bytes: bytes.len() as u64,
+    };
+    Ok(Opened {
+        info,
+        stored_width: hdr.width,
+        stored_height: hdr.height,
+        icc: hdr.icc.clone(),
+        exif: None,
+        decoder_orients: false,
+        source: Source::Avif(Box::new(hdr)),
     })
 }
 

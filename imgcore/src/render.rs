@@ -462,6 +462,20 @@ fn needed_bytes(p: &Parts<'_>, geoms: &[Geometry], plan: &Plan) -> (u64, u8) {
                 .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4 * (bpp / 3).max(1)));
             (bytes, (8 / f) as u8)
         }
+        #[cfg(feature = "avif")]
+        Source::Avif(hdr) => {
+            let bpp = hdr.bytes_per_pixel();
+            let decoded = u64::from(p.stored_width) * u64::from(p.stored_height) * bpp;
+            let bytes = decoded
+                .saturating_add(hdr.decoder_bytes())
+                .saturating_add(working_bytes(
+                    geoms,
+                    p.swaps_axes,
+                    p.stored_height,
+                    4 * (bpp / 3).max(1),
+                ));
+            (bytes, 8)
+        }
         Source::Other(dec) => {
             let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
             let ct = dec.color_type();
@@ -570,6 +584,8 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
             let f = 8 / u32::from(num);
             (hdr.decode(bytes, f)?, f as u8)
         }
+        #[cfg(feature = "avif")]
+        Source::Avif(hdr) => (hdr.decode(limits.max_pixels)?, 1),
         Source::Other(dec) => {
             let img = crate::jpeg::guarded(format, false, || {
                 DynamicImage::from_decoder(dec).map_err(|e| {
