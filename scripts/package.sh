@@ -31,6 +31,9 @@ source scripts/ensure-build-tools.sh
 # Build scripts and proc macros run on this machine and are linked by the host's cc.
 command -v cc >/dev/null || apt_install gcc libc6-dev
 command -v readelf >/dev/null || apt_install binutils
+# dav1d (AVIF input) is built by meson with the cross file libdav1d-sys ships, which names
+# Debian's aarch64 cross compiler.
+command -v aarch64-linux-gnu-gcc >/dev/null || apt_install gcc-aarch64-linux-gnu
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 stamp="$VENV/.installed-cargo-lambda-$CARGO_LAMBDA_VERSION-ziglang-$ZIG_VERSION"

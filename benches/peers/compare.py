@@ -17,7 +17,8 @@ Inputs come from ../shared/corpus (see its SOURCES.md); missing ones are generat
 mirrored, JPEG quality 85-94). W7 and W8 take files of the differential corpus
 (`bash scripts/corpus.sh` fetches it into .cache/corpus): pillow-heif's pug.heic, a 12 MP
 iPhone grid (4032x3024, 48 tiles, Display P3), and Pillow's 42-frame iss634.gif, enlarged
-3x by libvips to 735x735 for a 320 px output. A tool that cannot do a workload (sharp's
+3x by libvips to 735x735 for a 320 px output. W9 is W7's picture re-encoded as AVIF by
+libvips's heifsave (libheif + libaom, Q60, effort 4) on the first run. A tool that cannot do a workload (sharp's
 prebuilt libvips has no HEVC decoder; the Pillow script makes no animations) is reported as
 failed, with its reason.
 """
@@ -186,6 +187,11 @@ def main():
     gif = scratch / "iss634-x3.gif"
     if not gif.exists() and (DIFF_CORPUS / "gif" / "iss634.gif").exists():
         subprocess.check_call(["vips", "resize", f"{DIFF_CORPUS / 'gif' / 'iss634.gif'}[n=-1]", str(gif), "3"])
+    avif = scratch / "pug-av1.avif"
+    if not avif.exists() and heic.exists():
+        # The same 12 MP iPhone picture as W7, re-encoded as AVIF by libvips (libheif + libaom).
+        subprocess.check_call(["vips", "heifsave", str(heic), str(avif), "--compression", "av1",
+                               "--Q", "60", "--effort", "4"])
     workloads = [
         ("W1", "2725x2225 JPEG -> 720 px JPEG q80", [w1], [720], "jpeg"),
         ("W2", "4000x3000 JPEG -> 1600/800/200 px JPEG q80", [w2], [1600, 800, 200], "jpeg"),
@@ -195,6 +201,7 @@ def main():
         ("W6", "20000x14000 JPEG -> 200 px JPEG q80", [giant], [200], "jpeg"),
         ("W7", "12 MP HEIC (iPhone grid) -> 1600/800/200 px WebP q80", [heic], [1600, 800, 200], "webp"),
         ("W8", "735x735 42-frame GIF -> 320 px animated WebP q80", [gif], [320], "webp", True),
+        ("W9", "12 MP AVIF (W7's picture, libaom) -> 1600/800/200 px WebP q80", [avif], [1600, 800, 200], "webp"),
     ]
     workloads = [w if len(w) == 6 else (*w, False) for w in workloads]
     workloads = [w for w in workloads if all(Path(i).exists() for i in w[2]) or print(f"{w[0]}: input missing (bash scripts/corpus.sh)")]

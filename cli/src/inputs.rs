@@ -39,8 +39,8 @@ impl Input {
 
 /// Extensions picked up from folders when no `--include` is given (case-insensitive).
 const IMAGE_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "tif", "tiff", "bmp", "avif", "heic",
-    "heif", "hif", "jxl",
+    "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "tif", "tiff", "bmp", "avif", "avifs",
+    "heic", "heif", "hif", "jxl",
 ];
 
 fn globset(patterns: &[String]) -> Result<Option<GlobSet>> {

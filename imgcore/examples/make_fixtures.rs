@@ -212,6 +212,18 @@ fn avif_tiny() -> Vec<u8> {
         .avif_file
 }
 
+/// An AVIF whose image item says `grid` where it said `av01` (in `iinf`).
+fn avif_retyped_grid(mut avif: Vec<u8>) -> Vec<u8> {
+    let iinf = avif.windows(4).position(|w| w == b"iinf").expect("iinf");
+    let at = iinf
+        + avif[iinf..]
+            .windows(4)
+            .position(|w| w == b"av01")
+            .expect("av01 item");
+    avif[at..at + 4].copy_from_slice(b"grid");
+    avif
+}
+
 /// Clear the creation date in an ICC header (bytes 24..36) so the output is reproducible.
 fn undated(mut icc: Vec<u8>) -> Vec<u8> {
     icc[24..36].fill(0);
@@ -403,7 +415,9 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
     heic.extend(b"ftypheic\0\0\0\0mif1heic");
     heic.extend([0u8; 64]);
     put("bad/heic-renamed.jpg", heic);
-    put("bad/unsupported.avif", avif_tiny());
+    put("avif-8x8.avif", avif_tiny());
+    // The same file with its image item retyped `grid`: a tiled AVIF, which is not decoded.
+    put("bad/avif-grid.avif", avif_retyped_grid(avif_tiny()));
     let tiny = jpeg(
         &DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))),
         50.0,

@@ -1,7 +1,10 @@
 //! AVIF input: [mp4parse](https://crates.io/crates/mp4parse) (the parser Firefox reads AVIF
 //! with) finds the primary image, its alpha image and their properties;
-//! [rav1d](https://crates.io/crates/rav1d) (a Rust port of dav1d, with dav1d's assembly on
-//! x86_64 and aarch64) decodes the AV1 pictures; the [yuv](https://crates.io/crates/yuv)
+//! dav1d 1.4.3 (VideoLAN's AV1 decoder, in C with assembly; built from the source vendored
+//! in [libdav1d-sys](https://crates.io/crates/libdav1d-sys) with meson and ninja, linked
+//! statically) decodes the AV1 pictures. (rav1d, its Rust port, was tried first: a
+//! bit-flipped file made it panic inside its C-ABI entry points, which aborts the process.)
+//! The the [yuv](https://crates.io/crates/yuv)
 //! crate converts YCbCr to RGB, each chroma sample covering its 2x2 (or 2x1) luma block, as
 //! libheif does (the crate's bilinear upsampling scored 76-78 SSIMULACRA2 at 256 px against
 //! both libavif's and libheif's decodes of Pillow's 640x427 test files; this way 92-93).
@@ -26,21 +29,14 @@
 //!   count is reported; its primary image is what is rendered.
 
 use std::io::Cursor;
-use std::ptr::NonNull;
 
 use image::{DynamicImage, ImageBuffer};
-use mp4parse::{Feature, ImageMirror, ImageRotation, ParseStrictness};
-use rav1d::include::dav1d::data::Dav1dData;
-use rav1d::include::dav1d::dav1d::{Dav1dContext, Dav1dSettings};
-use rav1d::include::dav1d::headers::{
-    Dav1dSequenceHeader, DAV1D_PIXEL_LAYOUT_I400, DAV1D_PIXEL_LAYOUT_I420, DAV1D_PIXEL_LAYOUT_I422,
-    DAV1D_PIXEL_LAYOUT_I444,
-};
-use rav1d::include::dav1d::picture::Dav1dPicture;
-use rav1d::src::lib::{
+use libdav1d_sys::{
     dav1d_close, dav1d_data_create, dav1d_data_unref, dav1d_default_settings, dav1d_get_picture,
-    dav1d_open, dav1d_parse_sequence_header, dav1d_picture_unref, dav1d_send_data,
+    dav1d_open, dav1d_parse_sequence_header, dav1d_picture_unref, dav1d_send_data, Dav1dContext,
+    Dav1dData, Dav1dPicture, Dav1dSequenceHeader, Dav1dSettings,
 };
+use mp4parse::{Feature, ImageMirror, ImageRotation, ParseStrictness};
 use yuv::{YuvPlanarImage, YuvRange, YuvStandardMatrix};
 
 use crate::format::ImageFormat;
@@ -71,6 +67,8 @@ pub(crate) struct AvifHeader {
     pub layout: Layout,
     /// There is an auxiliary alpha image.
     pub alpha: bool,
+    /// The alpha image's samples use the full range (else 16-235, scaled by depth).
+    pub alpha_full_range: bool,
     /// The colour samples are premultiplied by alpha (`prem`).
     pub premultiplied: bool,
     /// H.273 matrix coefficients and range of the YCbCr samples.
@@ -118,42 +116,77 @@ fn dav1d_error(what: &str, code: i32) -> Error {
     }
 }
 
+/// What an AV1 sequence header says that matters here.
+#[derive(Debug, Clone, Copy)]
+struct Sequence {
+    width: u32,
+    height: u32,
+    layout: Layout,
+    bit_depth: u32,
+    primaries: u8,
+    transfer: u8,
+    matrix: u8,
+    full_range: bool,
+}
+
 /// The AV1 sequence header at the front of an item's data, parsed without decoding.
-fn sequence_header(data: &[u8]) -> Result<Dav1dSequenceHeader> {
-    let ptr = NonNull::new(data.as_ptr().cast_mut())
-        .filter(|_| !data.is_empty())
-        .ok_or_else(|| Error::corrupt(FMT, "an image item holds no data"))?;
+fn sequence_header(data: &[u8]) -> Result<Sequence> {
+    if data.is_empty() {
+        return Err(Error::corrupt(FMT, "an image item holds no data"));
+    }
     let mut out = std::mem::MaybeUninit::<Dav1dSequenceHeader>::zeroed();
-    // SAFETY: `out` is writable for one header; `ptr` starts `data`, `data.len()` bytes long
-    // and alive for the call. The header is plain data, valid once the call succeeds.
-    let r = unsafe {
-        dav1d_parse_sequence_header(NonNull::new(out.as_mut_ptr()), Some(ptr), data.len())
-    };
-    if r.0 < 0 {
+    let p = out.as_mut_ptr();
+    // SAFETY: `p` is writable for one header; `data` is `data.len()` readable bytes.
+    let r = unsafe { dav1d_parse_sequence_header(p, data.as_ptr(), data.len()) };
+    if r < 0 {
         return Err(Error::corrupt(
             FMT,
-            format!("no valid AV1 sequence header (error {})", r.0),
+            format!("no valid AV1 sequence header (error {r})"),
         ));
     }
-    // SAFETY: written by the successful call above.
-    Ok(unsafe { out.assume_init() })
-}
-
-fn layout_of(seq: &Dav1dSequenceHeader) -> Result<Layout> {
-    Ok(match seq.layout {
-        DAV1D_PIXEL_LAYOUT_I400 => Layout::Mono,
-        DAV1D_PIXEL_LAYOUT_I420 => Layout::I420,
-        DAV1D_PIXEL_LAYOUT_I422 => Layout::I422,
-        DAV1D_PIXEL_LAYOUT_I444 => Layout::I444,
+    // SAFETY: the header was written by the successful call. The colour fields are C enums
+    // holding whatever 8-bit code the stream carried, so they are read as integers through
+    // raw pointers, never as the bindings' Rust enums (a value outside them would be UB).
+    let (width, height, layout, hbd, range, pri, trc, mtrx) = unsafe {
+        (
+            std::ptr::addr_of!((*p).max_width).read(),
+            std::ptr::addr_of!((*p).max_height).read(),
+            std::ptr::addr_of!((*p).layout).cast::<u32>().read(),
+            std::ptr::addr_of!((*p).hbd).read(),
+            std::ptr::addr_of!((*p).color_range).read(),
+            std::ptr::addr_of!((*p).pri).cast::<u32>().read(),
+            std::ptr::addr_of!((*p).trc).cast::<u32>().read(),
+            std::ptr::addr_of!((*p).mtrx).cast::<u32>().read(),
+        )
+    };
+    let (width, height) = match (u32::try_from(width), u32::try_from(height)) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => (w, h),
+        _ => return Err(Error::corrupt(FMT, "the sequence header's frame size")),
+    };
+    let layout = match layout {
+        0 => Layout::Mono,
+        1 => Layout::I420,
+        2 => Layout::I422,
+        3 => Layout::I444,
         other => return Err(Error::corrupt(FMT, format!("chroma layout {other}"))),
+    };
+    let bit_depth = match hbd {
+        0 => 8,
+        1 => 10,
+        2 => 12,
+        other => return Err(Error::corrupt(FMT, format!("bit depth code {other}"))),
+    };
+    let code = |v: u32| u8::try_from(v).unwrap_or(2);
+    Ok(Sequence {
+        width,
+        height,
+        layout,
+        bit_depth,
+        primaries: code(pri),
+        transfer: code(trc),
+        matrix: code(mtrx),
+        full_range: range != 0,
     })
-}
-
-fn size_of(seq: &Dav1dSequenceHeader) -> Result<(u32, u32)> {
-    match (u32::try_from(seq.max_width), u32::try_from(seq.max_height)) {
-        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
-        _ => Err(Error::corrupt(FMT, "the sequence header's frame size")),
-    }
 }
 
 /// Read the container and the sequence headers: no pixel is decoded.
@@ -170,18 +203,13 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         });
     };
     let seq = sequence_header(color_data)?;
-    let (width, height) = size_of(&seq)?;
-    let layout = layout_of(&seq)?;
-    let bit_depth = match seq.hbd {
-        0 => 8,
-        1 => 10,
-        2 => 12,
-        other => return Err(Error::corrupt(FMT, format!("bit depth code {other}"))),
-    };
+    let (width, height, layout, bit_depth) = (seq.width, seq.height, seq.layout, seq.bit_depth);
     let alpha_data = ctx.alpha_item_coded_data().map(<[u8]>::to_vec);
+    let mut alpha_full_range = true;
     if let Some(a) = &alpha_data {
         let aseq = sequence_header(a)?;
-        if size_of(&aseq)? != (width, height) {
+        alpha_full_range = aseq.full_range;
+        if (aseq.width, aseq.height) != (width, height) {
             return Err(Error::corrupt(
                 FMT,
                 "the alpha image's size differs from the image's",
@@ -222,12 +250,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     };
     let (primaries, transfer, matrix, full_range) = match nclx {
         Some([p, t, m, f]) => (p, t, m, f != 0),
-        None => (
-            seq.pri as u8,
-            seq.trc as u8,
-            seq.mtrx as u8,
-            seq.color_range != 0,
-        ),
+        None => (seq.primaries, seq.transfer, seq.matrix, seq.full_range),
     };
     let hdr = match (&original_icc, transfer) {
         (None, 16) => Some(Hdr::Pq),
@@ -258,6 +281,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         bit_depth,
         layout,
         alpha: alpha_data.is_some(),
+        alpha_full_range,
         premultiplied: ctx.premultiplied_alpha,
         matrix,
         full_range,
@@ -277,7 +301,7 @@ struct Picture(Dav1dPicture);
 impl Drop for Picture {
     fn drop(&mut self) {
         // SAFETY: the picture was filled by `dav1d_get_picture` and is released once.
-        unsafe { dav1d_picture_unref(Some(NonNull::from(&mut self.0))) };
+        unsafe { dav1d_picture_unref(&mut self.0) };
     }
 }
 
@@ -290,9 +314,11 @@ impl Picture {
     fn plane<T: Copy>(&self, i: usize, w: usize, h: usize) -> Result<(&[T], usize)> {
         let stride_bytes = self.0.stride[usize::from(i > 0)];
         let size = std::mem::size_of::<T>();
-        let ptr =
-            self.0.data[i].ok_or_else(|| Error::corrupt(FMT, "a picture plane is missing"))?;
-        if stride_bytes <= 0 || stride_bytes as usize % size != 0 || h == 0 {
+        let ptr = self.0.data[i];
+        if ptr.is_null() {
+            return Err(Error::corrupt(FMT, "a picture plane is missing"));
+        }
+        if stride_bytes <= 0 || !(stride_bytes as usize).is_multiple_of(size) || h == 0 {
             return Err(Error::corrupt(FMT, "a picture plane's stride"));
         }
         let stride = stride_bytes as usize / size;
@@ -304,19 +330,21 @@ impl Picture {
         // least `w` samples), aligned for its sample type, alive until the picture is
         // unreferenced (`self` borrows it for the slice's life).
         Ok((
-            unsafe { std::slice::from_raw_parts(ptr.as_ptr().cast::<T>(), len) },
+            unsafe { std::slice::from_raw_parts(ptr.cast::<T>().cast_const(), len) },
             stride,
         ))
     }
 }
 
 /// An open decoder, closed on drop.
-struct Decoder(Option<Dav1dContext>);
+struct Decoder(*mut Dav1dContext);
 
 impl Drop for Decoder {
     fn drop(&mut self) {
         // SAFETY: the context came from `dav1d_open` and is closed once.
-        unsafe { dav1d_close(Some(NonNull::from(&mut self.0))) };
+        if !self.0.is_null() {
+            unsafe { dav1d_close(&mut self.0) };
+        }
     }
 }
 
@@ -325,29 +353,24 @@ fn decode_picture(data: &[u8], max_pixels: u64) -> Result<Picture> {
     let mut settings = std::mem::MaybeUninit::<Dav1dSettings>::zeroed();
     // SAFETY: `dav1d_default_settings` fills every field of the struct it is given.
     let mut settings = unsafe {
-        dav1d_default_settings(NonNull::new_unchecked(settings.as_mut_ptr()));
+        dav1d_default_settings(settings.as_mut_ptr());
         settings.assume_init()
     };
-    // One thread: outputs are made in parallel by the caller, and a panic stays on the
-    // calling thread, where the panic guard catches it.
+    // One thread: outputs are made in parallel by the caller.
     settings.n_threads = 1;
     settings.max_frame_delay = 1;
     settings.all_layers = 0;
     settings.frame_size_limit = u32::try_from(max_pixels).unwrap_or(u32::MAX);
-    let mut dec = Decoder(None);
+    let mut dec = Decoder(std::ptr::null_mut());
     // SAFETY: both pointers are to live locals.
-    let r = unsafe {
-        dav1d_open(
-            Some(NonNull::from(&mut dec.0)),
-            Some(NonNull::from(&mut settings)),
-        )
-    };
-    if r.0 < 0 || dec.0.is_none() {
-        return Err(dav1d_error("opening the decoder", r.0));
+    let r = unsafe { dav1d_open(&mut dec.0, &settings) };
+    if r < 0 || dec.0.is_null() {
+        return Err(dav1d_error("opening the decoder", r));
     }
-    let mut input = Dav1dData::default();
+    // SAFETY: zeroed is the empty data reference.
+    let mut input: Dav1dData = unsafe { std::mem::zeroed() };
     // SAFETY: `dav1d_data_create` gives a buffer of `data.len()` bytes (or null).
-    let buf = unsafe { dav1d_data_create(Some(NonNull::from(&mut input)), data.len()) };
+    let buf = unsafe { dav1d_data_create(&mut input, data.len()) };
     if buf.is_null() {
         return Err(Error::DecoderLimit(
             "AVIF: no memory for the coded data".into(),
@@ -355,38 +378,41 @@ fn decode_picture(data: &[u8], max_pixels: u64) -> Result<Picture> {
     }
     // SAFETY: `buf` has room for `data.len()` bytes and does not overlap `data`.
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), buf, data.len()) };
+    const EAGAIN: i32 = -11;
     let result = (|| {
-        // Send everything, taking pictures out when the decoder asks for room; a still
-        // image gives its picture once its data is in (a few extra calls drain it).
-        for _ in 0..data.len().saturating_add(16) {
+        // Send everything, taking a picture out when the decoder asks for room; once all
+        // is sent, a few more calls drain it.
+        // (Bounded either way: a stream that neither takes data nor gives a picture stops.)
+        let mut drains = 0;
+        for _ in 0..1024 {
+            if drains == 4 {
+                break;
+            }
             if input.sz > 0 {
                 // SAFETY: the context is open; `input` is a valid data reference.
-                let r = unsafe { dav1d_send_data(dec.0, Some(NonNull::from(&mut input))) };
-                if r.0 < 0 && r.0 != -11 {
-                    return Err(dav1d_error("decoding", r.0));
+                let r = unsafe { dav1d_send_data(dec.0, &mut input) };
+                if r < 0 && r != EAGAIN {
+                    return Err(dav1d_error("decoding", r));
                 }
+            } else {
+                drains += 1;
             }
             // SAFETY: zeroed is the empty picture; `dav1d_get_picture` fills it on success.
-            let mut pic = Picture(unsafe { std::mem::zeroed() });
-            // SAFETY: the context is open; `pic.0` is writable.
-            let r = unsafe { dav1d_get_picture(dec.0, Some(NonNull::from(&mut pic.0))) };
-            if r.0 == 0 {
-                return Ok(pic);
+            let mut pic: Dav1dPicture = unsafe { std::mem::zeroed() };
+            // SAFETY: the context is open; `pic` is writable.
+            let r = unsafe { dav1d_get_picture(dec.0, &mut pic) };
+            if r == 0 {
+                return Ok(Picture(pic));
             }
-            std::mem::forget(pic);
-            if r.0 != -11 {
-                return Err(dav1d_error("decoding", r.0));
-            }
-            if input.sz == 0 {
-                // Nothing left to send and no picture: one more try drains it, then stop.
-                continue;
+            if r != EAGAIN {
+                return Err(dav1d_error("decoding", r));
             }
         }
         Err(Error::corrupt(FMT, "the AV1 data holds no picture"))
     })();
     if input.sz > 0 {
         // SAFETY: `input` still holds its reference; released once.
-        unsafe { dav1d_data_unref(Some(NonNull::from(&mut input))) };
+        unsafe { dav1d_data_unref(&mut input) };
     }
     result
 }
@@ -500,10 +526,7 @@ impl AvifHeader {
     fn alpha_plane(&self, a: &Picture) -> Result<Vec<u16>> {
         let (w, h) = a.size();
         let bits = a.0.p.bpc as u32;
-        // The alpha image's own range, from its sequence header.
-        let full = sequence_header(self.alpha_data.as_deref().unwrap_or_default())
-            .map(|s| s.color_range != 0)
-            .unwrap_or(true);
+        let full = self.alpha_full_range;
         let max = (1u32 << bits) - 1;
         let expand = |v: u32| -> u16 {
             let v = if full {

@@ -1,0 +1,207 @@
+"""AVIF input (mp4parse + rav1d) beyond the real-world files of the main suite (`avif/` in
+cases.toml: Pillow's libavif-made test files, every irot/imir combination among them):
+
+- files encoded at test time by `heif-enc` (libheif 1.15 with libaom 3.6, Debian 12) from a
+  corpus photo and the project's fixtures: 10- and 12-bit, 4:4:4 and 4:2:2, limited range,
+  alpha, grey, an `nclx`-only Display P3 file, PQ and HLG (heif-enc 1.15 writes no nclx of
+  its own choosing: the `colr` box is set afterwards);
+- probe output, and typed errors for truncated, bit-flipped and grid files and for limits.
+
+References: libheif's full decode (`heif-convert`, libheif 1.15 with dav1d 1.0: another AV1
+decoder, in C) thumbnailed by libvips, or the picture the file was encoded from when
+libheif 1.15 does not convert its colour (`nclx` primaries, PQ, HLG). Floor: SSIMULACRA2
+90, as the rest of the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import oracle
+from test_differential import CORPUS, RESULTS
+from test_heic import (assert_bit_flips_never_crash, check_hdr, compare, error_kind, hdr_signal,
+                       info, small_photo)
+
+FIXTURES = oracle.ROOT / "fixtures"
+MADE_BY = "heif-enc (libaom) at test time"
+
+
+def heif_enc(src: Path, out: Path, *args: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["heif-enc", "--avif", "-o", str(out), *args, str(src)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    assert out.read_bytes()[4:12] == b"ftypavif", "heif-enc did not write an AVIF"
+    return out
+
+
+def png16(rgb16: np.ndarray, out: Path) -> Path:
+    """A 16-bit RGB PNG (Pillow cannot write one): raw samples through libvips."""
+    h, w, _ = rgb16.shape
+    raw = out.with_suffix(".raw")
+    rgb16.astype("<u2").tofile(raw)
+    subprocess.run(["vips", "rawload", str(raw), str(out.with_suffix(".v")), str(w), str(h), "3",
+                    "--format", "ushort", "--interpretation", "rgb16"],
+                   check=True, capture_output=True)
+    subprocess.run(["vips", "copy", str(out.with_suffix(".v")), str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+def photo_png(tmp: Path, size: int = 900) -> Path:
+    path = tmp / "photo.png"
+    small_photo(size).save(path)
+    return path
+
+
+def set_nclx(avif: Path, primaries: int, transfer: int) -> Path:
+    """heif-enc 1.15 ignores its nclx options (it writes 2/2/6): the `colr` box's primaries
+    and transfer are set in place. The YCbCr matrix (6, BT.601, what heif-enc converted
+    with) and the range stay; an `nclx` box overrides the AV1 sequence header."""
+    data = bytearray(avif.read_bytes())
+    at = data.find(b"colrnclx")
+    assert at > 0, "no nclx colr box"
+    data[at + 8: at + 12] = primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big")
+    assert data[at + 12: at + 14] == b"\x00\x06", data[at + 12: at + 14]
+    avif.write_bytes(bytes(data))
+    return avif
+
+
+def against_libheif(avif: Path, tmp: Path) -> float:
+    ref = oracle.run_libheif(avif, tmp / "ref")
+    return compare(avif.name, avif, ref, tmp, "libheif", MADE_BY)
+
+
+@pytest.mark.parametrize("variant,args", [
+    ("yuv420", ["-q", "90"]),
+    ("yuv444", ["-q", "90", "-p", "chroma=444"]),
+    ("yuv422", ["-q", "90", "-p", "chroma=422"]),
+    ("limited-range", ["-q", "90", "--full_range_flag", "0"]),
+])
+def test_eight_bit_layouts_match_libheif(variant: str, args: list[str], tmp_path: Path):
+    avif = heif_enc(photo_png(tmp_path), tmp_path / f"{variant}.avif", *args)
+    got = info(avif)
+    assert got["format"] == "avif" and got["bit_depth"] == 8, got
+    s = against_libheif(avif, tmp_path)
+    assert s >= 90.0, f"{variant}: {s:.1f}"
+
+
+# libaom 3.6 in Debian 12 aborts on 10-bit 4:2:0 and 4:4:4 from heif-enc (an assertion in
+# write_color_config): 10-bit is written 4:2:2, 12-bit 4:2:0.
+@pytest.mark.parametrize("bits,chroma", [(10, "422"), (12, "420")])
+def test_deep_samples_are_kept_until_the_resize(bits: int, chroma: str, tmp_path: Path):
+    with Image.open(FIXTURES / "rgba-16bit.png") as im:
+        rgb16 = np.asarray(im, dtype=np.uint16)[:, :, :3]
+    src = png16(rgb16, tmp_path / "rgb16.png")
+    avif = heif_enc(src, tmp_path / f"rgb{bits}.avif", "-q", "90", "-b", str(bits),
+                    "-p", f"chroma={chroma}")
+    got = info(avif)
+    assert got["bit_depth"] == 16, got
+    s = against_libheif(avif, tmp_path)
+    assert s >= 90.0, f"{bits}-bit: {s:.1f}"
+
+
+def test_alpha_is_kept(tmp_path: Path):
+    with Image.open(FIXTURES / "rgba.png") as im:
+        im.convert("RGBA").save(tmp_path / "rgba.png")
+    avif = heif_enc(tmp_path / "rgba.png", tmp_path / "rgba.avif", "-q", "95",
+                    "-p", "chroma=444")
+    assert info(avif)["has_alpha"] is True
+    s = against_libheif(avif, tmp_path)
+    assert s >= 90.0, s
+    ours = Image.open(next((tmp_path / "ours").rglob("*.png")))
+    assert ours.mode == "RGBA" and ours.getextrema()[3][0] < 255, "alpha lost"
+
+
+def test_grey_stays_grey(tmp_path: Path):
+    small_photo().convert("L").save(tmp_path / "grey.png")
+    avif = heif_enc(tmp_path / "grey.png", tmp_path / "grey.avif", "-q", "90")
+    got = info(avif)
+    s = against_libheif(avif, tmp_path)
+    assert s >= 90.0, s
+    if got["color_model"] == "gray":
+        assert Image.open(next((tmp_path / "ours").rglob("*.png"))).mode in ("L", "I;16")
+
+
+def test_nclx_display_p3_is_converted(tmp_path: Path):
+    """Display P3 said only in `nclx` (primaries 12, sRGB curve), no ICC: the reference is
+    the P3 PNG it was encoded from, through its ICC profile."""
+    src = CORPUS / "png/P3-sRGB-color-ring.png"
+    with Image.open(src) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.uint16) * 257
+    # 16-bit input: from 8-bit PNGs heif-enc 1.15 writes no colr box at all.
+    untagged = png16(rgb, tmp_path / "p3-untagged.png")
+    avif = set_nclx(heif_enc(untagged, tmp_path / "p3-nclx.avif", "-q", "95", "-b", "12",
+                             "-p", "chroma=444"), 12, 13)
+    ref = oracle.run_vips(src, tmp_path / "ref")
+    s = compare(avif.name, avif, ref, tmp_path, f"vips on `{src.name}`", MADE_BY)
+    assert s >= 90.0, s
+
+
+@pytest.mark.parametrize("transfer", ["pq", "hlg"])
+def test_hdr_follows_the_documented_mapping(transfer: str, tmp_path: Path):
+    img = small_photo(640)
+    rgb16 = hdr_signal(img, transfer).reshape(img.size[1], img.size[0], 3)
+    src = png16(rgb16, tmp_path / "signal16.png")
+    avif = heif_enc(src, tmp_path / f"{transfer}-bt2020.avif", "-q", "95", "-b", "12",
+                    "-p", "chroma=444")
+    set_nclx(avif, 9, 16 if transfer == "pq" else 18)
+    check_hdr(img, avif, transfer, tmp_path, MADE_BY)
+
+
+def test_avif_is_probed_like_any_other_format():
+    got = info(CORPUS / "avif/rot1mir0.avif")
+    assert got["format"] == "avif", got
+    # Stored 427x640; irot 90° anticlockwise then a top-bottom mirror: EXIF 5, 640x427.
+    assert (got["orientation"], got["width"], got["height"]) == (5, 640, 427), got
+    got = info(CORPUS / "avif/star.avifs")
+    with Image.open(CORPUS / "avif/star.avifs") as im:
+        frames = im.n_frames
+    assert got["frames"] == frames and got["has_alpha"] is True, (got, frames)
+    got = info(CORPUS / "avif/icc_profile.avif")
+    assert got["icc_profile"], got
+
+
+@pytest.mark.parametrize("cut", [0.05, 0.5, 0.85])
+def test_truncated_avif_is_a_typed_error(cut: float, tmp_path: Path):
+    data = (CORPUS / "avif/rot0mir0.avif").read_bytes()
+    f = tmp_path / "cut.avif"
+    f.write_bytes(data[: int(len(data) * cut)])
+    code, kind = error_kind(f, tmp_path)
+    assert code == 1 and kind in ("truncated", "corrupt"), kind
+
+
+def test_damaged_avif_never_crashes(tmp_path: Path):
+    """Bytes flipped across a libavif file (one of these made rav1d, dav1d's Rust port, panic
+    inside its C-ABI functions and abort the process)."""
+    assert_bit_flips_never_crash(CORPUS / "avif/transparency.avif", tmp_path)
+
+
+def test_a_grid_image_is_unsupported_with_the_reason(tmp_path: Path):
+    """The primary item retyped from `av01` to `grid` (mp4parse does not assemble grids)."""
+    data = bytearray((CORPUS / "avif/hopper.avif").read_bytes())
+    at = data.find(b"av01", data.find(b"iinf"))
+    assert at > 0
+    data[at:at + 4] = b"grid"
+    f = tmp_path / "grid.avif"
+    f.write_bytes(bytes(data))
+    r = subprocess.run([str(oracle.imgtool_binary()), "resize", str(f), "--out",
+                        str(tmp_path / "o"), "--width", "64", "--json", "--quiet"],
+                       capture_output=True, text=True)
+    report = json.loads(r.stdout)["inputs"][0]
+    assert r.returncode == 1 and report["error_kind"] == "unsupported", report
+    assert "grid" in report["error"], report
+
+
+def test_limits_hold_from_the_sequence_header(tmp_path: Path):
+    """640x427 against a 100,000-pixel limit: refused before the decoder exists."""
+    r = subprocess.run([str(oracle.imgtool_binary()), "resize", str(CORPUS / "avif/rot0mir0.avif"),
+                        "--out", str(tmp_path / "o"), "--width", "64", "--json", "--quiet",
+                        "--max-pixels", "100000"], capture_output=True, text=True)
+    report = json.loads(r.stdout)["inputs"][0]
+    assert r.returncode == 1 and report["error_kind"] == "limit_exceeded", report
