@@ -48,10 +48,10 @@ const FMT: ImageFormat = ImageFormat::Avif;
 /// Chroma layout of an AV1 picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
-    Mono,
-    I420,
-    I422,
-    I444,
+    Mono = 0,
+    I420 = 1,
+    I422 = 2,
+    I444 = 3,
 }
 
 /// What the header of an AVIF file says, and the coded data decode needs.
@@ -69,10 +69,14 @@ pub(crate) struct AvifHeader {
     pub alpha: bool,
     /// The alpha image's samples use the full range (else 16-235, scaled by depth).
     pub alpha_full_range: bool,
+    /// The alpha image's chroma layout and bit depth (its sequence header).
+    alpha_layout: Layout,
+    alpha_bit_depth: u32,
     /// The colour samples are premultiplied by alpha (`prem`).
     pub premultiplied: bool,
     /// H.273 matrix coefficients and range of the YCbCr samples.
     pub matrix: u8,
+    pub primaries: u8,
     pub full_range: bool,
     /// The ICC profile the decoded pixels are in (the file's, or one made from `nclx`).
     pub icc: Option<Vec<u8>>,
@@ -106,7 +110,7 @@ fn error(e: mp4parse::Error) -> Error {
 /// A dav1d error code (a negative errno), typed.
 fn dav1d_error(what: &str, code: i32) -> Error {
     match -code {
-        12 => Error::DecoderLimit(format!(
+        12 | 34 => Error::DecoderLimit(format!(
             "AVIF: {what}: out of memory or over the frame size limit"
         )),
         92 => Error::Unsupported(format!(
@@ -196,6 +200,11 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     let Some(color_data) = ctx.primary_item_coded_data() else {
         return Err(if ctx.unsupported_features.contains(Feature::Grid) {
             Error::Unsupported("AVIF grid (tiled) images are not decoded by this build".into())
+        } else if !ctx.unsupported_features.is_empty() {
+            Error::Unsupported(format!(
+                "AVIF: the image needs a feature this build does not read (mp4parse features {:#x})",
+                ctx.unsupported_features.into_bitfield()
+            ))
         } else if ctx.sequence.is_some() {
             Error::Unsupported("an AVIF image sequence without a still primary image".into())
         } else {
@@ -205,10 +214,11 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     let seq = sequence_header(color_data)?;
     let (width, height, layout, bit_depth) = (seq.width, seq.height, seq.layout, seq.bit_depth);
     let alpha_data = ctx.alpha_item_coded_data().map(<[u8]>::to_vec);
-    let mut alpha_full_range = true;
+    let (mut alpha_full_range, mut alpha_layout, mut alpha_bit_depth) = (true, Layout::Mono, 8);
     if let Some(a) = &alpha_data {
         let aseq = sequence_header(a)?;
-        alpha_full_range = aseq.full_range;
+        (alpha_full_range, alpha_layout, alpha_bit_depth) =
+            (aseq.full_range, aseq.layout, aseq.bit_depth);
         if (aseq.width, aseq.height) != (width, height) {
             return Err(Error::corrupt(
                 FMT,
@@ -282,8 +292,11 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         layout,
         alpha: alpha_data.is_some(),
         alpha_full_range,
+        alpha_layout,
+        alpha_bit_depth,
         premultiplied: ctx.premultiplied_alpha,
         matrix,
+        primaries,
         full_range,
         icc,
         original_icc,
@@ -348,8 +361,54 @@ impl Drop for Decoder {
     }
 }
 
+/// Frames (frame and frame header OBUs) in an item's AV1 data, counted from the OBU headers.
+/// An AVIF image item holds one frame (a layered one, one per layer); a long run of hidden
+/// frames before the shown one would each be decoded in full.
+fn frames_in(data: &[u8]) -> Result<usize> {
+    let mut at = 0;
+    let mut frames = 0;
+    while at < data.len() {
+        let header = data[at];
+        let kind = (header >> 3) & 0x0F;
+        let extension = usize::from((header >> 2) & 1);
+        if header & 0x02 == 0 {
+            // No size field: the OBU runs to the end of the data.
+            frames += usize::from(kind == 3 || kind == 6);
+            break;
+        }
+        at += 1 + extension;
+        let mut size = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = *data.get(at).ok_or_else(|| Error::Truncated {
+                format: FMT,
+                reason: "an AV1 OBU header ends early".into(),
+            })?;
+            at += 1;
+            size |= u64::from(byte & 0x7F) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            if shift > 56 {
+                return Err(Error::corrupt(FMT, "an AV1 OBU size is too long"));
+            }
+        }
+        frames += usize::from(kind == 3 || kind == 6);
+        at = at.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+    }
+    Ok(frames)
+}
+
 /// Decode one AV1 still picture (the first frame of `data`).
 fn decode_picture(data: &[u8], max_pixels: u64) -> Result<Picture> {
+    // Up to 8: an image with spatial layers codes one frame per layer.
+    if frames_in(data)? > 8 {
+        return Err(Error::corrupt(
+            FMT,
+            "an image item holds more than 8 frames",
+        ));
+    }
     let mut settings = std::mem::MaybeUninit::<Dav1dSettings>::zeroed();
     // SAFETY: `dav1d_default_settings` fills every field of the struct it is given.
     let mut settings = unsafe {
@@ -361,6 +420,8 @@ fn decode_picture(data: &[u8], max_pixels: u64) -> Result<Picture> {
     settings.max_frame_delay = 1;
     settings.all_layers = 0;
     settings.frame_size_limit = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    // Errors come back as codes; dav1d's default logger would print them to stderr.
+    settings.logger.callback = None;
     let mut dec = Decoder(std::ptr::null_mut());
     // SAFETY: both pointers are to live locals.
     let r = unsafe { dav1d_open(&mut dec.0, &settings) };
@@ -417,15 +478,27 @@ fn decode_picture(data: &[u8], max_pixels: u64) -> Result<Picture> {
     result
 }
 
-fn yuv_matrix(code: u8) -> YuvStandardMatrix {
-    match code {
+fn yuv_matrix(code: u8, primaries: u8) -> Result<YuvStandardMatrix> {
+    Ok(match code {
         1 => YuvStandardMatrix::Bt709,
         4 => YuvStandardMatrix::Fcc,
         7 => YuvStandardMatrix::Smpte240,
         9 | 10 => YuvStandardMatrix::Bt2020,
+        // YCgCo and its reversible forms.
+        8 | 16 | 17 => {
+            return Err(Error::Unsupported(format!(
+                "AVIF with YCgCo samples (matrix coefficients {code})"
+            )))
+        }
+        // Chromaticity-derived: the matrix of the primaries.
+        12 | 13 => match primaries {
+            1 => YuvStandardMatrix::Bt709,
+            9 => YuvStandardMatrix::Bt2020,
+            _ => YuvStandardMatrix::Bt601,
+        },
         // BT.601 (5, 6), unspecified (2) and the rest: BT.601, as libavif reads them.
         _ => YuvStandardMatrix::Bt601,
-    }
+    })
 }
 
 /// Samples of `bits` bits to 16 bits, replicating the top bits.
@@ -451,30 +524,53 @@ impl AvifHeader {
     }
 
     /// What decoding holds at its peak besides the image it returns: the coded data
-    /// (copied into the decoder), the decoder's picture (padded planes, 16-bit above 8
-    /// bits) and its reference buffers, and the alpha picture.
+    /// (copied into the decoder) and, for the colour and the alpha image each, three pictures
+    /// as dav1d allocates them (both sides padded to a multiple of 128, chroma by layout,
+    /// 16-bit samples above 8 bits): the frame, its reference copy and state, and the film
+    /// grain output.
     pub(crate) fn decoder_bytes(&self) -> u64 {
-        let pixels = u64::from(self.width) * u64::from(self.height);
-        let sample = if self.bit_depth > 8 { 2 } else { 1 };
-        let chroma = match self.layout {
-            Layout::Mono => 0,
-            Layout::I420 => pixels / 2,
-            Layout::I422 => pixels,
-            Layout::I444 => pixels * 2,
+        let picture = |layout: Layout, bits: u32| -> u64 {
+            let pixels = u64::from(self.width.div_ceil(128) * 128)
+                .saturating_mul(u64::from(self.height.div_ceil(128) * 128));
+            let sample = if bits > 8 { 2 } else { 1 };
+            // Luma plus both chroma planes, in quarters of a luma plane.
+            let quarters = match layout {
+                Layout::Mono => 4,
+                Layout::I420 => 6,
+                Layout::I422 => 8,
+                Layout::I444 => 12,
+            };
+            pixels.saturating_mul(sample * quarters) / 4
         };
-        // The picture with its padding, and as much again for the decoder's state.
-        let picture = (pixels + chroma) * sample * 2;
-        let alpha = if self.alpha { pixels * sample * 2 } else { 0 };
+        let colour = picture(self.layout, self.bit_depth).saturating_mul(3);
+        let alpha = if self.alpha {
+            picture(self.alpha_layout, self.alpha_bit_depth).saturating_mul(3)
+        } else {
+            0
+        };
         (self.color_data.len() as u64)
             .saturating_add(self.alpha_data.as_ref().map_or(0, |a| a.len() as u64))
-            .saturating_add(picture)
+            .saturating_add(colour)
             .saturating_add(alpha)
     }
 
     /// Decode the primary image (and its alpha) to RGB(A) or grey.
     pub(crate) fn decode(&self, max_pixels: u64) -> Result<DynamicImage> {
         crate::jpeg::guarded(FMT, false, || {
-            let pic = decode_picture(&self.color_data, max_pixels)?;
+            // dav1d may be told a larger frame by a frame header than the sequence header's
+            // maximum: its limit is the size the estimate was made for.
+            let limit = (u64::from(self.width) * u64::from(self.height)).min(max_pixels);
+            let pic = decode_picture(&self.color_data, limit)?;
+            // The picture is read with the layout and depth the header gave (a later
+            // sequence header in the same data could say otherwise): they must agree.
+            // SAFETY: `layout` is a C enum read as its integer, never as the Rust enum.
+            let layout = unsafe { std::ptr::addr_of!(pic.0.p.layout).cast::<u32>().read() };
+            if layout != self.layout as u32 {
+                return Err(Error::corrupt(
+                    FMT,
+                    "the picture's chroma layout differs from the header's",
+                ));
+            }
             let (w, h) = pic.size();
             if (w as u64, h as u64) != (u64::from(self.width), u64::from(self.height)) {
                 // Outputs were planned on the sequence header's size; AVIF stills are coded
@@ -495,7 +591,7 @@ impl AvifHeader {
             }
             let alpha = match &self.alpha_data {
                 Some(data) => {
-                    let a = decode_picture(data, max_pixels)?;
+                    let a = decode_picture(data, limit)?;
                     if a.size() != (w, h) {
                         return Err(Error::corrupt(
                             FMT,
@@ -561,7 +657,7 @@ impl AvifHeader {
         } else {
             YuvRange::Limited
         };
-        let matrix = yuv_matrix(self.matrix);
+        let matrix = yuv_matrix(self.matrix, self.primaries)?;
         let bits = self.bit_depth;
         let (wu, hu) = (w as u32, h as u32);
         let bad = |e: yuv::YuvError| Error::corrupt(FMT, format!("YCbCr conversion: {e}"));
@@ -772,5 +868,42 @@ fn with_alpha(img: DynamicImage, alpha: &[u16]) -> DynamicImage {
             }
             DynamicImage::ImageRgba8(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An OBU with a size field: type, then a one-byte size, then the payload.
+    fn obu(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![(kind << 3) | 0x02, payload.len() as u8];
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn frames_are_counted_from_the_obu_headers() {
+        let mut data = obu(2, &[]); // temporal delimiter
+        data.extend(obu(1, &[0; 10])); // sequence header
+        data.extend(obu(6, &[0; 20])); // frame
+        assert_eq!(frames_in(&data).unwrap(), 1);
+        for _ in 0..9 {
+            data.extend(obu(3, &[0; 3])); // frame headers: hidden frames, say
+        }
+        assert_eq!(frames_in(&data).unwrap(), 10);
+        assert!(decode_picture(&data, 1 << 20).is_err_and(|e| e.to_string().contains("8 frames")));
+        // A size field cut short is `truncated`, not a panic.
+        assert!(matches!(
+            frames_in(&[0x32, 0x80]),
+            Err(Error::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn ycgco_is_refused_and_chromaticity_derived_follows_the_primaries() {
+        assert!(yuv_matrix(8, 1).is_err());
+        assert!(matches!(yuv_matrix(12, 9), Ok(YuvStandardMatrix::Bt2020)));
+        assert!(matches!(yuv_matrix(2, 2), Ok(YuvStandardMatrix::Bt601)));
     }
 }

@@ -382,7 +382,7 @@ fn open_avif<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         orientation: hdr.orientation,
         has_alpha: hdr.alpha,
         bit_depth: if hdr.bit_depth > 8 { 16 } else { 8 },
-        color_model: if hdr.layout == crate::avif::Layout::Mono && hdr.hdr.is_none() {
+        color_model: if hdr.layout == crate::avif::Layout::Mono && hdr.hdr.is_none() && !hdr.alpha {
             ColorModel::Gray
         } else {
             ColorModel::Rgb
