@@ -193,8 +193,68 @@ fn sequence_header(data: &[u8]) -> Result<Sequence> {
     })
 }
 
+/// Every box mp4parse descends into lies inside its parent. mp4parse reserves a box's
+/// declared size before reading it (fallibly, but a 4 GB reservation for a 249-byte file
+/// was a fuzz finding): a box claiming more than its parent holds is `corrupt` here first.
+fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
+    if depth > 16 {
+        return Err(Error::corrupt(FMT, "boxes nested too deep"));
+    }
+    let bad = |why: &str| Error::corrupt(FMT, format!("box structure: {why}"));
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < 8 {
+            return Err(Error::Truncated {
+                format: FMT,
+                reason: "a box header ends early".into(),
+            });
+        }
+        let size32 = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let kind: [u8; 4] = [rest[4], rest[5], rest[6], rest[7]];
+        let (size, header) = match size32 {
+            0 => (rest.len() as u64, 8),
+            1 => {
+                let large = rest
+                    .get(8..16)
+                    .ok_or_else(|| bad("a 64-bit size ends early"))?;
+                (u64::from_be_bytes(large.try_into().unwrap_or_default()), 16)
+            }
+            n => (u64::from(n), 8),
+        };
+        if size < header as u64 || size > rest.len() as u64 {
+            return Err(bad(&format!(
+                "'{}' claims {size} bytes where {} remain",
+                String::from_utf8_lossy(&kind),
+                rest.len()
+            )));
+        }
+        let body = &rest[header..size as usize];
+        // Bytes before the children, for the boxes whose children mp4parse reads.
+        let skip = match &kind {
+            b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"iprp"
+            | b"ipco" | b"udta" | b"mvex" => Some(0),
+            b"meta" | b"iref" => Some(4),
+            b"dref" | b"stsd" => Some(8),
+            b"iinf" => Some(if body.first() == Some(&0) { 6 } else { 8 }),
+            // A visual sample entry: 8 bytes of SampleEntry, 70 of VisualSampleEntry.
+            b"av01" if depth > 0 => Some(78),
+            _ => None,
+        };
+        if let Some(skip) = skip {
+            if body.len() < skip {
+                return Err(bad("a box shorter than its fields"));
+            }
+            check_box_sizes(&body[skip..], depth + 1)?;
+        }
+        at += size as usize;
+    }
+    Ok(())
+}
+
 /// Read the container and the sequence headers: no pixel is decoded.
 pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
+    check_box_sizes(bytes, 0)?;
     let ctx =
         mp4parse::read_avif(&mut Cursor::new(bytes), ParseStrictness::Permissive).map_err(error)?;
     let Some(color_data) = ctx.primary_item_coded_data() else {
@@ -898,6 +958,18 @@ mod tests {
             frames_in(&[0x32, 0x80]),
             Err(Error::Truncated { .. })
         ));
+    }
+
+    #[test]
+    fn a_box_larger_than_its_parent_is_corrupt_before_mp4parse_reserves_it() {
+        // The fuzz finding: `hdlr` inside a 210-byte `meta` claims 0xf9000021 bytes.
+        let bytes = include_bytes!("../../fixtures/fuzz/render-avif-hdlr-4gb.avif");
+        let e = read_header(bytes).unwrap_err();
+        assert!(e.to_string().contains("'hdlr' claims"), "{e}");
+        // A well-formed file passes the walk.
+        let good = include_bytes!("../../fixtures/avif-8x8.avif");
+        check_box_sizes(good, 0).unwrap();
+        read_header(good).unwrap();
     }
 
     #[test]

@@ -243,6 +243,13 @@ fn fuzz_findings_stay_fixed() {
     assert_eq!((r.source.width, r.source.height), (22, 106));
     let sizes: Vec<_> = r.renditions.iter().map(|x| (x.width, x.height)).collect();
     assert_eq!(sizes, [(22, 64), (22, 106)]);
+    // A 249-byte AVIF whose `hdlr` box claims 4 GB: mp4parse reserved that much before
+    // reading; the box walk in front of it calls the file corrupt.
+    if cfg!(feature = "avif") {
+        let bytes = super::fixture("fuzz/render-avif-hdlr-4gb.avif");
+        let e = imgcore::render(&bytes, &plan).unwrap_err();
+        assert_eq!(e.kind(), imgcore::ErrorKind::Corrupt, "{e}");
+    }
 }
 
 #[test]
