@@ -20,7 +20,8 @@ pub enum ImageFormat {
     Tiff,
     /// Windows BMP.
     Bmp,
-    /// AVIF (recognised; decoding is not supported).
+    /// AVIF (decoded with the `avif` feature, by dav1d; the primary image; grid images are
+    /// not decoded).
     Avif,
     /// HEIC/HEIF with HEVC images (decoded with the `heic` feature, by heic-decoder; the
     /// primary image, or the first frame of an image sequence).
