@@ -409,6 +409,33 @@ impl Picture {
     }
 }
 
+impl Picture {
+    /// The three planes as the yuv crate takes them (chroma planes `cw` x `ch`).
+    fn planar<T: Copy + std::fmt::Debug>(
+        &self,
+        w: usize,
+        h: usize,
+        cw: usize,
+        ch: usize,
+    ) -> Result<YuvPlanarImage<'_, T>> {
+        let (y, ys) = self.plane::<T>(0, w, h)?;
+        let (u, us) = self.plane::<T>(1, cw, ch)?;
+        let (v, vs) = self.plane::<T>(2, cw, ch)?;
+        let stride =
+            |s: usize| u32::try_from(s).map_err(|_| Error::corrupt(FMT, "a plane's stride"));
+        Ok(YuvPlanarImage {
+            y_plane: y,
+            y_stride: stride(ys)?,
+            u_plane: u,
+            u_stride: stride(us)?,
+            v_plane: v,
+            v_stride: stride(vs)?,
+            width: w as u32,
+            height: h as u32,
+        })
+    }
+}
+
 /// An open decoder, closed on drop.
 struct Decoder(*mut Dav1dContext);
 
@@ -561,6 +588,18 @@ fn yuv_matrix(code: u8, primaries: u8) -> Result<YuvStandardMatrix> {
     })
 }
 
+/// A luma (or alpha, or identity-coded) sample of `bits` bits to the full range
+/// `0..=2^bits - 1`: limited range (16..235, scaled by depth) is stretched, full range kept.
+fn full_range(v: u32, bits: u32, full: bool) -> u32 {
+    let max = (1u32 << bits) - 1;
+    if full {
+        return v.min(max);
+    }
+    let lo = 16u32 << (bits - 8);
+    let span = 219u32 << (bits - 8);
+    ((v.saturating_sub(lo) * max + span / 2) / span).min(max)
+}
+
 /// Samples of `bits` bits to 16 bits, replicating the top bits.
 fn widen(v: u16, bits: u32) -> u16 {
     if bits >= 16 {
@@ -683,18 +722,7 @@ impl AvifHeader {
         let (w, h) = a.size();
         let bits = a.0.p.bpc as u32;
         let full = self.alpha_full_range;
-        let max = (1u32 << bits) - 1;
-        let expand = |v: u32| -> u16 {
-            let v = if full {
-                v.min(max)
-            } else {
-                let lo = 16u32 << (bits - 8);
-                let span = 219u32 << (bits - 8);
-                ((v.saturating_sub(lo)) * max + span / 2) / span
-            }
-            .min(max);
-            widen(v as u16, bits)
-        };
+        let expand = |v: u32| widen(full_range(v, bits, full) as u16, bits);
         let mut out = Vec::with_capacity(w * h);
         if bits > 8 {
             let (plane, stride) = a.plane::<u16>(0, w, h)?;
@@ -728,17 +756,7 @@ impl AvifHeader {
         };
         if self.layout == Layout::Mono {
             // Grey: luma through the range, nothing else.
-            let max = (1u32 << bits) - 1;
-            let scale = |v: u32| -> u32 {
-                if self.full_range {
-                    v.min(max)
-                } else {
-                    let lo = 16u32 << (bits - 8);
-                    let span = 219u32 << (bits - 8);
-                    (v.saturating_sub(lo) * max + span / 2) / span
-                }
-                .min(max)
-            };
+            let scale = |v: u32| full_range(v, bits, self.full_range);
             let img = if bits > 8 {
                 let (y, stride) = pic.plane::<u16>(0, w, h)?;
                 let mut out = Vec::with_capacity(w * h);
@@ -774,22 +792,9 @@ impl AvifHeader {
         if self.matrix == 0 {
             return self.identity_to_rgb(pic, w, h, deep);
         }
-        let mut rgb16: Vec<u16>;
         let img = if bits > 8 {
-            let (y, ys) = pic.plane::<u16>(0, w, h)?;
-            let (u, us) = pic.plane::<u16>(1, cw, ch)?;
-            let (v, vs) = pic.plane::<u16>(2, cw, ch)?;
-            let planar = YuvPlanarImage {
-                y_plane: y,
-                y_stride: ys as u32,
-                u_plane: u,
-                u_stride: us as u32,
-                v_plane: v,
-                v_stride: vs as u32,
-                width: wu,
-                height: hu,
-            };
-            rgb16 = vec![0u16; w * h * 3];
+            let planar = pic.planar::<u16>(w, h, cw, ch)?;
+            let mut rgb16 = vec![0u16; w * h * 3];
             let stride = wu * 3;
             match (self.layout, bits) {
                 (Layout::I420, 10) => {
@@ -812,19 +817,7 @@ impl AvifHeader {
                     .ok_or_else(|| Error::corrupt(FMT, "RGB size"))?,
             )
         } else {
-            let (y, ys) = pic.plane::<u8>(0, w, h)?;
-            let (u, us) = pic.plane::<u8>(1, cw, ch)?;
-            let (v, vs) = pic.plane::<u8>(2, cw, ch)?;
-            let planar = YuvPlanarImage {
-                y_plane: y,
-                y_stride: ys as u32,
-                u_plane: u,
-                u_stride: us as u32,
-                v_plane: v,
-                v_stride: vs as u32,
-                width: wu,
-                height: hu,
-            };
+            let planar = pic.planar::<u8>(w, h, cw, ch)?;
             let mut rgb = vec![0u8; w * h * 3];
             let stride = wu * 3;
             match self.layout {
@@ -861,15 +854,8 @@ impl AvifHeader {
             ));
         }
         let bits = self.bit_depth;
-        let max = (1u32 << bits) - 1;
-        let limited = |v: u32, chroma: bool| -> u32 {
-            if self.full_range {
-                return v.min(max);
-            }
-            let lo = 16u32 << (bits - 8);
-            let span = if chroma { 224u32 } else { 219 } << (bits - 8);
-            (v.saturating_sub(lo) * max + span / 2) / span
-        };
+        // Each of G, B and R is coded like luma.
+        let sample = |v: u32| widen(full_range(v, bits, self.full_range) as u16, bits);
         let mut out = Vec::with_capacity(w * h * 3);
         macro_rules! gbr {
             ($t:ty) => {{
@@ -878,18 +864,9 @@ impl AvifHeader {
                 let (r, rs) = pic.plane::<$t>(2, w, h)?;
                 for row in 0..h {
                     for x in 0..w {
-                        out.push(widen(
-                            limited(u32::from(r[row * rs + x]), false).min(max) as u16,
-                            bits,
-                        ));
-                        out.push(widen(
-                            limited(u32::from(g[row * gs + x]), false).min(max) as u16,
-                            bits,
-                        ));
-                        out.push(widen(
-                            limited(u32::from(b[row * bs + x]), false).min(max) as u16,
-                            bits,
-                        ));
+                        out.push(sample(u32::from(r[row * rs + x])));
+                        out.push(sample(u32::from(g[row * gs + x])));
+                        out.push(sample(u32::from(b[row * bs + x])));
                     }
                 }
             }};
