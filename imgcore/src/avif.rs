@@ -4,8 +4,7 @@
 //! in [libdav1d-sys](https://crates.io/crates/libdav1d-sys) with meson and ninja, linked
 //! statically) decodes the AV1 pictures. (rav1d, its Rust port, was tried first: a
 //! bit-flipped file made it panic inside its C-ABI entry points, which aborts the process.)
-//! The the [yuv](https://crates.io/crates/yuv)
-//! crate converts YCbCr to RGB, each chroma sample covering its 2x2 (or 2x1) luma block, as
+//! The [yuv](https://crates.io/crates/yuv) crate converts YCbCr to RGB, each chroma sample covering its 2x2 (or 2x1) luma block, as
 //! libheif does (the crate's bilinear upsampling scored 76-78 SSIMULACRA2 at 256 px against
 //! both libavif's and libheif's decodes of Pillow's 640x427 test files; this way 92-93).
 //!
