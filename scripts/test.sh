@@ -45,6 +45,14 @@ if ! command -v heif-convert >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libheif-examples >/dev/null
 fi
+if ! command -v avifenc >/dev/null || ! command -v cjxl >/dev/null; then
+  # Encoders the format tests make files with at test time: libavif's avifenc (0.11,
+  # libaom; AVIF grids) and libjxl's cjxl (0.7; JPEG XL orientation and animation).
+  echo "==> installing libavif-bin libjxl-tools (Debian)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libavif-bin libjxl-tools >/dev/null
+fi
 case "$(vips --version)" in
   "vips-$VIPS_SERIES".*) ;;
   *) echo "the differential suite's floors were set with libvips $VIPS_SERIES; found $(vips --version)" >&2; exit 1 ;;

@@ -212,16 +212,122 @@ fn avif_tiny() -> Vec<u8> {
         .avif_file
 }
 
-/// An AVIF whose image item says `grid` where it said `av01` (in `iinf`).
-fn avif_retyped_grid(mut avif: Vec<u8>) -> Vec<u8> {
-    let iinf = avif.windows(4).position(|w| w == b"iinf").expect("iinf");
-    let at = iinf
-        + avif[iinf..]
-            .windows(4)
-            .position(|w| w == b"av01")
-            .expect("av01 item");
-    avif[at..at + 4].copy_from_slice(b"grid");
-    avif
+/// The box `kind` in `file` (found by name; the first one), header included.
+fn find_box<'a>(file: &'a [u8], kind: &[u8; 4]) -> &'a [u8] {
+    let at = file.windows(4).position(|w| w == kind).expect("box") - 4;
+    let size = u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    &file[at..at + size]
+}
+
+/// A box: size, type, body.
+fn bmff(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    b.extend(kind);
+    b.extend(body);
+    b
+}
+
+/// A full box: version and flags before the body.
+fn full_box(kind: &[u8; 4], version: u8, flags: u32, body: &[u8]) -> Vec<u8> {
+    let mut b = vec![version];
+    b.extend(&flags.to_be_bytes()[1..]);
+    b.extend(body);
+    bmff(kind, &b)
+}
+
+/// A 2x2 grid AVIF: four 64x64 tiles (ravif, 8-bit 4:4:4), red, green, blue and white in
+/// raster order, making a 120x100 image (the right column and bottom row overhang, as
+/// MIAF allows). `dimg` lists the first `listed` tiles: fewer than 4 is a missing tile.
+fn avif_grid(listed: usize) -> Vec<u8> {
+    let colours = [
+        [230u8, 40, 40],
+        [40, 200, 60],
+        [40, 60, 220],
+        [245, 245, 245],
+    ];
+    let tiles: Vec<Vec<u8>> = colours
+        .iter()
+        .map(|&[r, g, b]| {
+            let px = vec![ravif::RGB8::new(r, g, b); 64 * 64];
+            ravif::Encoder::new()
+                .with_quality(90.0)
+                .with_speed(10)
+                .with_num_threads(Some(1))
+                .encode_rgb(ravif::Img::new(&px[..], 64, 64))
+                .expect("avif")
+                .avif_file
+        })
+        .collect();
+    let av1c = find_box(&tiles[0], b"av1C").to_vec();
+    let coded: Vec<Vec<u8>> = tiles
+        .iter()
+        .map(|t| find_box(t, b"mdat")[8..].to_vec())
+        .collect();
+    // Item 1 is the grid (its descriptor: version 0, 16-bit sizes, 2 rows, 2 columns,
+    // 120x100), items 2-5 the tiles.
+    let mut descriptor = vec![0u8, 0, 1, 1];
+    descriptor.extend(120u16.to_be_bytes());
+    descriptor.extend(100u16.to_be_bytes());
+    let mut payloads = vec![descriptor];
+    payloads.extend(coded);
+    let ftyp = bmff(b"ftyp", b"avif\0\0\0\0mif1miafavif");
+    let meta = |mdat_at: u32| -> Vec<u8> {
+        let hdlr = full_box(b"hdlr", 0, 0, b"\0\0\0\0pict\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        let pitm = full_box(b"pitm", 0, 0, &1u16.to_be_bytes());
+        // iloc v0: 4-byte offsets and lengths, no base offset; one extent an item.
+        let mut iloc = vec![0x44, 0x00];
+        iloc.extend((payloads.len() as u16).to_be_bytes());
+        let mut at = mdat_at + 8;
+        for (i, p) in payloads.iter().enumerate() {
+            iloc.extend((i as u16 + 1).to_be_bytes());
+            iloc.extend([0, 0, 0, 1]);
+            iloc.extend(at.to_be_bytes());
+            iloc.extend((p.len() as u32).to_be_bytes());
+            at += p.len() as u32;
+        }
+        let iloc = full_box(b"iloc", 0, 0, &iloc);
+        let mut iinf = (payloads.len() as u16).to_be_bytes().to_vec();
+        for i in 0..payloads.len() {
+            let mut infe = (i as u16 + 1).to_be_bytes().to_vec();
+            infe.extend([0, 0]);
+            infe.extend(if i == 0 { b"grid" } else { b"av01" });
+            infe.push(0);
+            // Tiles are hidden: only the grid is an image to show.
+            iinf.extend(full_box(b"infe", 2, u32::from(i > 0), &infe));
+        }
+        let iinf = full_box(b"iinf", 0, 0, &iinf);
+        let mut dimg = 1u16.to_be_bytes().to_vec();
+        dimg.extend((listed as u16).to_be_bytes());
+        for t in 0..listed {
+            dimg.extend((t as u16 + 2).to_be_bytes());
+        }
+        let iref = full_box(b"iref", 0, 0, &bmff(b"dimg", &dimg));
+        let ispe = |w: u32, h: u32| {
+            let mut b = w.to_be_bytes().to_vec();
+            b.extend(h.to_be_bytes());
+            full_box(b"ispe", 0, 0, &b)
+        };
+        let ipco = bmff(
+            b"ipco",
+            &[ispe(120, 100), ispe(64, 64), av1c.clone()].concat(),
+        );
+        // ipma: the grid has property 1; each tile 2 and (essential) 3.
+        let mut ipma = (payloads.len() as u32).to_be_bytes().to_vec();
+        ipma.extend([0, 1, 1, 1]);
+        for i in 1..payloads.len() {
+            ipma.extend((i as u16 + 1).to_be_bytes());
+            ipma.extend([2, 2, 0x83]);
+        }
+        let iprp = bmff(b"iprp", &[ipco, full_box(b"ipma", 0, 0, &ipma)].concat());
+        full_box(
+            b"meta",
+            0,
+            0,
+            &[hdlr, pitm, iloc, iinf, iref, iprp].concat(),
+        )
+    };
+    let mdat_at = (ftyp.len() + meta(0).len()) as u32;
+    [ftyp, meta(mdat_at), bmff(b"mdat", &payloads.concat())].concat()
 }
 
 /// Clear the creation date in an ICC header (bytes 24..36) so the output is reproducible.
@@ -416,8 +522,9 @@ pub fn all() -> Vec<(PathBuf, Vec<u8>)> {
     heic.extend([0u8; 64]);
     put("bad/heic-renamed.jpg", heic);
     put("avif-8x8.avif", avif_tiny());
-    // The same file with its image item retyped `grid`: a tiled AVIF, which is not decoded.
-    put("bad/avif-grid.avif", avif_retyped_grid(avif_tiny()));
+    // A tiled AVIF, and the same with one of its four tiles not listed.
+    put("avif-grid-2x2.avif", avif_grid(4));
+    put("bad/avif-grid-missing-tile.avif", avif_grid(3));
     let tiny = jpeg(
         &DynamicImage::ImageRgb8(RgbImage::from_pixel(8, 8, Rgb([9, 9, 9]))),
         50.0,

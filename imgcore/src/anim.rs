@@ -1,5 +1,5 @@
-//! Animated outputs (`anim`): every frame of an animated GIF or WebP, composed onto the
-//! canvas by the `image` decoders (so GIF disposal and WebP blending are applied), resized
+//! Animated outputs (`anim`): every frame of an animated GIF, WebP or JPEG XL, composed onto
+//! the canvas by the decoders (so GIF disposal, WebP and JPEG XL blending are applied), resized
 //! once with the output's geometry and resampler, and encoded frame by frame by libwebp's
 //! animation encoder (`WebPAnimEncoder`, which finds the changed rectangle of each frame
 //! and chooses blending and disposal again for the output).
@@ -8,7 +8,7 @@
 //!   0 or 10 ms are kept, not raised to the 100 ms browsers show them at).
 //! - Loop count: a GIF's NETSCAPE2.0 count of repeats plus one (WebP counts plays, as
 //!   libwebp's gif2webp converts it; 0 = forever in both; a GIF without one plays once), a
-//!   WebP's ANIM count as it is.
+//!   WebP's ANIM count and a JPEG XL's `num_loops` as they are.
 //! - Memory: two canvases and the frame being decoded, the resized frame, and the
 //!   encoder's own state (a few frames of the output size); never all frames. The work,
 //!   frames × canvas pixels, is bounded by [`Limits::max_animation_pixels`] from the header.
@@ -25,7 +25,14 @@ use std::io::Cursor;
 
 /// Whether `spec` on a source described by `info` makes an animation.
 pub(crate) fn applies(spec: &OutputSpec, info: &ImageInfo) -> bool {
-    spec.anim && info.frames > 1 && matches!(info.format, ImageFormat::Gif | ImageFormat::WebP)
+    spec.anim
+        && info.frames > 1
+        && match info.format {
+            ImageFormat::Gif | ImageFormat::WebP => true,
+            #[cfg(feature = "jxl")]
+            ImageFormat::Jxl => true,
+            _ => false,
+        }
 }
 
 /// The loop count of an animated GIF or WebP: 0 = forever.
@@ -120,11 +127,10 @@ pub(crate) fn check_limits(info: &ImageInfo, geoms: &[Geometry], limits: &Limits
     )
 }
 
-fn frames<'a>(
-    bytes: &'a [u8],
-    format: ImageFormat,
-    limits: &Limits,
-) -> Result<Box<dyn Iterator<Item = image::ImageResult<Frame>> + 'a>> {
+/// An animation's frames, composed, in order.
+pub(crate) type Frames<'a> = Box<dyn Iterator<Item = image::ImageResult<Frame>> + 'a>;
+
+fn frames<'a>(bytes: &'a [u8], format: ImageFormat, limits: &Limits) -> Result<Frames<'a>> {
     let l = crate::probe::image_limits(limits);
     let err = |e| Error::from_image(format, e);
     Ok(match format {
@@ -160,7 +166,11 @@ pub(crate) fn render(
             ..(*s).clone()
         })
         .collect();
-    let loops = loop_count(info.format, bytes);
+    let (loops, frames) = match info.format {
+        #[cfg(feature = "jxl")]
+        ImageFormat::Jxl => crate::jxl::animation(bytes, limits.max_decoded_bytes)?,
+        format => (loop_count(format, bytes), frames(bytes, format, limits)?),
+    };
     let mut encoders = specs
         .iter()
         .map(|(spec, g)| {
@@ -172,7 +182,7 @@ pub(crate) fn render(
     let mut first: Vec<Option<DynamicImage>> = vec![None; specs.len()];
     let mut ts: i64 = 0;
     let mut count = 0u32;
-    for frame in frames(bytes, info.format, limits)? {
+    for frame in frames {
         let frame = frame.map_err(|e| Error::from_image(info.format, e))?;
         count += 1;
         if count > limits.max_frames {

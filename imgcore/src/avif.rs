@@ -1,21 +1,29 @@
-//! AVIF input: [mp4parse](https://crates.io/crates/mp4parse) (the parser Firefox reads AVIF
-//! with) finds the primary image, its alpha image and their properties;
-//! dav1d 1.4.3 (VideoLAN's AV1 decoder, in C with assembly; built from the source vendored
-//! in [libdav1d-sys](https://crates.io/crates/libdav1d-sys) with meson and ninja, linked
-//! statically) decodes the AV1 pictures. (rav1d, its Rust port, was tried first: a
-//! bit-flipped file made it panic inside its C-ABI entry points, which aborts the process.)
-//! The [yuv](https://crates.io/crates/yuv) crate converts YCbCr to RGB, each chroma sample covering its 2x2 (or 2x1) luma block, as
-//! libheif does (the crate's bilinear upsampling scored 76-78 SSIMULACRA2 at 256 px against
-//! both libavif's and libheif's decodes of Pillow's 640x427 test files; this way 92-93).
+//! AVIF input: [zenavif-parse](https://crates.io/crates/zenavif-parse) (a descendant of
+//! Mozilla's mp4parse, the parser Firefox reads AVIF with, that also lists grid tiles and
+//! sequence frames) finds the primary image, its tiles, its alpha image and their
+//! properties; dav1d 1.4.3 (VideoLAN's AV1 decoder, in C with assembly; built from the
+//! source vendored in [libdav1d-sys](https://crates.io/crates/libdav1d-sys) with meson and
+//! ninja, linked statically) decodes the AV1 pictures. (rav1d, its Rust port, was tried
+//! first: a bit-flipped file made it panic inside its C-ABI entry points, which aborts the
+//! process.) The [yuv](https://crates.io/crates/yuv) crate converts YCbCr to RGB, each
+//! chroma sample covering its 2x2 (or 2x1) luma block, as libheif does (the crate's
+//! bilinear upsampling scored 76-78 SSIMULACRA2 at 256 px against both libavif's and
+//! libheif's decodes of Pillow's 640x427 test files; this way 92-93).
 //!
-//! - **Header first.** The AV1 sequence header is parsed on its own, without decoding: its
-//!   maximum frame size, bit depth, chroma layout and colour description are what limits
-//!   and the memory estimate are checked on, before the decoder exists. The decoder's own
-//!   frame size limit is set to `max_pixels` as well.
+//! - **Header first.** Box sizes are checked against their parents before the container
+//!   parser reads them. The AV1 sequence header (of every tile of a grid) is parsed on its
+//!   own, without decoding: its frame size, bit depth, chroma layout and colour description
+//!   are what limits and the memory estimate are checked on, before the decoder exists.
+//!   The decoder's own frame size limit is the header's size.
+//! - **Grids** (tiled images, HEIF's `grid` item): the descriptor gives the output size,
+//!   rows and columns; every tile must be coded alike and the tiles must cover the output
+//!   (the last row and column overhanging by less than a tile). Tiles are decoded one at a
+//!   time per thread into the image, or, when the largest output is small enough, each
+//!   reduced by a box filter of 2, 4 or 8 first (the rule HEIC grids use), so a large grid
+//!   never exists at full size. A grid whose alpha is itself a grid is `unsupported`.
 //! - **Geometry.** `irot` then `imir` (the order MIAF prescribes) become the equivalent
 //!   EXIF orientation, applied by the pipeline after the resize, as for HEIC. A clean
-//!   aperture (`clap`) is not applied (mp4parse does not read it; libavif leaves it to the
-//!   application too).
+//!   aperture (`clap`) is not applied (libavif leaves it to the application too).
 //! - **Samples.** 8-bit pictures give 8-bit RGB(A); 10- and 12-bit ones 16-bit RGB(A),
 //!   kept until the resize. Alpha comes from the auxiliary alpha image (limited range is
 //!   expanded; premultiplied alpha, `prem`, is undone). Monochrome stays grey.
@@ -23,11 +31,8 @@
 //!   `nclx` colour description (else the sequence header's) gives the matrix and range, and
 //!   its primaries and transfer become a profile, with PQ and HLG mapped to SDR the way
 //!   HEIC's are (`heif.rs`).
-//! - **Not decoded** (`unsupported`, with the reason): grid images (mp4parse does not
-//!   assemble them) and image sequences without a still primary image. A sequence's frame
-//!   count is reported; its primary image is what is rendered.
-
-use std::io::Cursor;
+//! - **Sequences** (`avis`): the primary image when there is one, else the first frame (a
+//!   key frame); the frame count is reported.
 
 use image::{DynamicImage, ImageBuffer};
 use libdav1d_sys::{
@@ -35,11 +40,13 @@ use libdav1d_sys::{
     dav1d_open, dav1d_parse_sequence_header, dav1d_picture_unref, dav1d_send_data, Dav1dContext,
     Dav1dData, Dav1dPicture, Dav1dSequenceHeader, Dav1dSettings,
 };
-use mp4parse::{Feature, ImageMirror, ImageRotation, ParseStrictness};
 use yuv::{YuvPlanarImage, YuvRange, YuvStandardMatrix};
+use zenavif_parse::ColorInformation;
 
 use crate::format::ImageFormat;
-use crate::heif::{hdr_to_sdr, nclx_profile, orientation_of, to_bt709, Hdr, Step};
+use crate::heif::{
+    assemble, box_reduce, grey_if, hdr_to_sdr, nclx_profile, orientation_of, to_bt709, Hdr, Step,
+};
 use crate::{Error, Result};
 
 const FMT: ImageFormat = ImageFormat::Avif;
@@ -85,25 +92,11 @@ pub(crate) struct AvifHeader {
     pub hdr_matrix: Option<[[f32; 3]; 3]>,
     /// Frames of an image sequence (1 for a still image; the primary image is decoded).
     pub frames: u32,
-    /// The primary and alpha items' AV1 data.
+    /// A grid image's tiles (`color_data` is then empty).
+    pub grid: Option<Grid>,
+    /// The primary (or a sequence's first frame) and alpha items' AV1 data.
     color_data: Vec<u8>,
     alpha_data: Option<Vec<u8>>,
-}
-
-/// mp4parse's error, typed.
-fn error(e: mp4parse::Error) -> Error {
-    match e {
-        mp4parse::Error::UnexpectedEOF => Error::Truncated {
-            format: FMT,
-            reason: "the container ends early".into(),
-        },
-        mp4parse::Error::Unsupported(why) => Error::Unsupported(format!("AVIF: {why}")),
-        mp4parse::Error::OutOfMemory => {
-            Error::DecoderLimit("AVIF: the container parser ran out of memory".into())
-        }
-        mp4parse::Error::InvalidData(status) => Error::corrupt(FMT, format!("{status:?}")),
-        other => Error::corrupt(FMT, other.to_string()),
-    }
 }
 
 /// A dav1d error code (a negative errno), typed.
@@ -192,8 +185,8 @@ fn sequence_header(data: &[u8]) -> Result<Sequence> {
     })
 }
 
-/// Every box mp4parse descends into lies inside its parent. mp4parse reserves a box's
-/// declared size before reading it (fallibly, but a 4 GB reservation for a 249-byte file
+/// Every box the container parser descends into lies inside its parent. Parsers reserve a
+/// box's declared size before reading it (fallibly, but a 4 GB reservation for a 249-byte file
 /// was a fuzz finding): a box claiming more than its parent holds is `corrupt` here first.
 fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
     if depth > 16 {
@@ -229,7 +222,7 @@ fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
             )));
         }
         let body = &rest[header..size as usize];
-        // Bytes before the children, for the boxes whose children mp4parse reads.
+        // Bytes before the children, for the boxes whose children the parser reads.
         let skip = match &kind {
             b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"iprp"
             | b"ipco" | b"udta" | b"mvex" => Some(0),
@@ -251,31 +244,157 @@ fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
     Ok(())
 }
 
+/// Grid tiles at most (MIAF allows 256 x 256; a 200 MP photo in 512 px tiles needs ~800).
+const MAX_TILES: u32 = 4096;
+
+/// The container parser's error, typed.
+fn parse_error(e: zenavif_parse::Error) -> Error {
+    use zenavif_parse::Error as E;
+    match e {
+        E::UnexpectedEOF => Error::Truncated {
+            format: FMT,
+            reason: "the container ends early".into(),
+        },
+        E::Unsupported(why) => Error::Unsupported(format!("AVIF: {why}")),
+        E::OutOfMemory => {
+            Error::DecoderLimit("AVIF: the container parser ran out of memory".into())
+        }
+        E::ResourceLimitExceeded(what) => Error::DecoderLimit(format!("AVIF: {what}")),
+        E::InvalidData(why) => Error::corrupt(FMT, why),
+        other => Error::corrupt(FMT, other.to_string()),
+    }
+}
+
+/// A grid (tiled) image: its layout and each tile's AV1 data, in raster order.
+#[derive(Debug, Clone)]
+pub(crate) struct Grid {
+    pub columns: u32,
+    pub rows: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    tiles: Vec<Vec<u8>>,
+}
+
+/// An `ImageGrid` item's data (HEIF 6.6.2.3.2): rows, columns and the output size.
+fn grid_descriptor(data: &[u8]) -> Result<(u32, u32, u32, u32)> {
+    let bad = || Error::corrupt(FMT, "the grid descriptor");
+    let (&version, rest) = data.split_first().ok_or_else(bad)?;
+    if version != 0 {
+        return Err(Error::Unsupported(format!(
+            "AVIF grid descriptor version {version}"
+        )));
+    }
+    let (&flags, rest) = rest.split_first().ok_or_else(bad)?;
+    let (&rows, rest) = rest.split_first().ok_or_else(bad)?;
+    let (&columns, rest) = rest.split_first().ok_or_else(bad)?;
+    let (w, h) = if flags & 1 == 0 {
+        let v = rest.get(..4).ok_or_else(bad)?;
+        (
+            u32::from(u16::from_be_bytes([v[0], v[1]])),
+            u32::from(u16::from_be_bytes([v[2], v[3]])),
+        )
+    } else {
+        let v = rest.get(..8).ok_or_else(bad)?;
+        (
+            u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+            u32::from_be_bytes([v[4], v[5], v[6], v[7]]),
+        )
+    };
+    if w == 0 || h == 0 {
+        return Err(Error::corrupt(FMT, "a grid of zero size"));
+    }
+    Ok((u32::from(rows) + 1, u32::from(columns) + 1, w, h))
+}
+
 /// Read the container and the sequence headers: no pixel is decoded.
 pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     check_box_sizes(bytes, 0)?;
-    let ctx =
-        mp4parse::read_avif(&mut Cursor::new(bytes), ParseStrictness::Permissive).map_err(error)?;
-    let Some(color_data) = ctx.primary_item_coded_data() else {
-        return Err(if ctx.unsupported_features.contains(Feature::Grid) {
-            Error::Unsupported("AVIF grid (tiled) images are not decoded by this build".into())
-        } else if !ctx.unsupported_features.is_empty() {
-            Error::Unsupported(format!(
-                "AVIF: the image needs a feature this build does not read (mp4parse features {:#x})",
-                ctx.unsupported_features.into_bitfield()
-            ))
-        } else if ctx.sequence.is_some() {
-            Error::Unsupported("an AVIF image sequence without a still primary image".into())
-        } else {
-            Error::corrupt(FMT, "no primary image")
-        });
+    let config = zenavif_parse::DecodeConfig::default()
+        .with_max_grid_tiles(MAX_TILES)
+        .lenient(true);
+    let parser = zenavif_parse::AvifParser::from_bytes_with_config(
+        bytes,
+        &config,
+        &zenavif_parse::Unstoppable,
+    )
+    .map_err(parse_error)?;
+    let frames = parser.animation_info().map_or(1, |a| {
+        u32::try_from(a.frame_count).unwrap_or(u32::MAX).max(1)
+    });
+    let primary = parser.primary_data().map_err(parse_error)?;
+    let (grid, color_data) = if parser.grid_config().is_some() {
+        let (rows, columns, width, height) = grid_descriptor(&primary)?;
+        let count = parser.grid_tile_count();
+        if u64::from(rows) * u64::from(columns) != count as u64 {
+            return Err(Error::corrupt(
+                FMT,
+                format!("a {columns}x{rows} grid with {count} tiles"),
+            ));
+        }
+        let mut tiles = Vec::with_capacity(count);
+        for i in 0..count {
+            tiles.push(parser.tile_data(i).map_err(parse_error)?.into_owned());
+        }
+        let first = sequence_header(&tiles[0])?;
+        // Every tile is coded alike; together they cover the output, the last column and
+        // row overhanging it by less than a tile (MIAF).
+        for t in &tiles[1..] {
+            let s = sequence_header(t)?;
+            if (s.width, s.height, s.layout, s.bit_depth)
+                != (first.width, first.height, first.layout, first.bit_depth)
+            {
+                return Err(Error::corrupt(FMT, "grid tiles coded differently"));
+            }
+        }
+        let (tw, th) = (first.width, first.height);
+        let covers = |n: u32, tile: u32, out: u32| {
+            u64::from(n) * u64::from(tile) >= u64::from(out)
+                && u64::from(n - 1) * u64::from(tile) < u64::from(out)
+        };
+        if !covers(columns, tw, width) || !covers(rows, th, height) {
+            return Err(Error::corrupt(
+                FMT,
+                format!("{columns}x{rows} tiles of {tw}x{th} do not make a {width}x{height} image"),
+            ));
+        }
+        let grid = Grid {
+            columns,
+            rows,
+            tile_width: tw,
+            tile_height: th,
+            tiles,
+        };
+        (Some((grid, width, height, first)), Vec::new())
+    } else if primary.is_empty() {
+        // A sequence without a still image item: its first frame (a key frame).
+        let frame = parser.frame(0).map_err(parse_error)?;
+        (None, frame.data.into_owned())
+    } else {
+        (None, primary.into_owned())
     };
-    let seq = sequence_header(color_data)?;
-    let (width, height, layout, bit_depth) = (seq.width, seq.height, seq.layout, seq.bit_depth);
-    let alpha_data = ctx.alpha_item_coded_data().map(<[u8]>::to_vec);
+    let (seq, width, height, grid) = match grid {
+        Some((g, w, h, first)) => (first, w, h, Some(g)),
+        None => {
+            let seq = sequence_header(&color_data)?;
+            (seq, seq.width, seq.height, None)
+        }
+    };
+    let (layout, bit_depth) = (seq.layout, seq.bit_depth);
+    let alpha_data = match parser.alpha_data() {
+        Some(a) => Some(a.map_err(parse_error)?.into_owned()),
+        None => None,
+    };
     let (mut alpha_full_range, mut alpha_layout, mut alpha_bit_depth) = (true, Layout::Mono, 8);
     if let Some(a) = &alpha_data {
-        let aseq = sequence_header(a)?;
+        let aseq = match sequence_header(a) {
+            Ok(s) => s,
+            Err(_) if grid.is_some() => {
+                return Err(Error::Unsupported(
+                    "AVIF grid image whose alpha is a grid too".into(),
+                ))
+            }
+            Err(e) => return Err(e),
+        };
         (alpha_full_range, alpha_layout, alpha_bit_depth) =
             (aseq.full_range, aseq.layout, aseq.bit_depth);
         if (aseq.width, aseq.height) != (width, height) {
@@ -286,41 +405,41 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         }
     }
 
-    // irot, then imir: MIAF's order.
+    // irot, then imir: MIAF's order. imir axis 0 exchanges top and bottom, 1 left and right.
     let mut steps = Vec::new();
-    match ctx.image_rotation().map_err(error)? {
-        ImageRotation::D90 => steps.push(Step::Rotate90Ccw(1)),
-        ImageRotation::D180 => steps.push(Step::Rotate90Ccw(2)),
-        ImageRotation::D270 => steps.push(Step::Rotate90Ccw(3)),
+    match parser.rotation().map(|r| r.angle) {
+        Some(90) => steps.push(Step::Rotate90Ccw(1)),
+        Some(180) => steps.push(Step::Rotate90Ccw(2)),
+        Some(270) => steps.push(Step::Rotate90Ccw(3)),
         _ => {}
     }
-    let mirror = ctx.image_mirror_ptr().map_err(error)?;
-    // SAFETY: null, or a pointer into `ctx`'s properties, alive while `ctx` is.
-    match unsafe { mirror.as_ref() } {
-        Some(ImageMirror::TopBottom) => steps.push(Step::FlipTopBottom),
-        Some(ImageMirror::LeftRight) => steps.push(Step::FlipLeftRight),
+    match parser.mirror().map(|m| m.axis) {
+        Some(0) => steps.push(Step::FlipTopBottom),
+        Some(1) => steps.push(Step::FlipLeftRight),
         _ => {}
     }
 
-    let original_icc = match ctx.icc_colour_information() {
-        Some(r) => Some(r.map_err(error)?.to_vec()),
-        None => None,
+    // An ICC profile, or an nclx description overriding the sequence header's.
+    let (original_icc, nclx) = match parser.color_info() {
+        Some(ColorInformation::IccProfile(icc)) => (Some(icc.clone()), None),
+        Some(ColorInformation::Nclx {
+            color_primaries,
+            transfer_characteristics,
+            matrix_coefficients,
+            full_range,
+        }) => (
+            None,
+            Some((
+                code(*color_primaries),
+                code(*transfer_characteristics),
+                code(*matrix_coefficients),
+                *full_range,
+            )),
+        ),
+        _ => (None, None),
     };
-    // The `colr` nclx box overrides the sequence header (as libavif does).
-    let nclx = match ctx.nclx_colour_information_ptr() {
-        Some(r) => {
-            let p = r.map_err(error)?;
-            // SAFETY: mp4parse's `NclxColourInformation` is `#[repr(C)]` (its C API hands
-            // it out): colour_primaries, transfer_characteristics, matrix_coefficients
-            // (u8 each) and full_range_flag (a bool), four bytes; `p` points into `ctx`.
-            unsafe { p.cast::<[u8; 4]>().as_ref() }.copied()
-        }
-        None => None,
-    };
-    let (primaries, transfer, matrix, full_range) = match nclx {
-        Some([p, t, m, f]) => (p, t, m, f != 0),
-        None => (seq.primaries, seq.transfer, seq.matrix, seq.full_range),
-    };
+    let (primaries, transfer, matrix, full_range) =
+        nclx.unwrap_or((seq.primaries, seq.transfer, seq.matrix, seq.full_range));
     let hdr = match (&original_icc, transfer) {
         (None, 16) => Some(Hdr::Pq),
         (None, 18) => Some(Hdr::Hlg),
@@ -332,17 +451,6 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         None if hdr.is_some() && hdr_matrix.is_some() => None,
         None => nclx_profile(u16::from(primaries), u16::from(transfer), hdr),
     };
-    let frames = ctx
-        .sequence
-        .as_ref()
-        .and_then(|s| s.tracks.iter().find(|t| t.stts.is_some()))
-        .and_then(|t| t.stts.as_ref())
-        .map_or(1, |stts| {
-            stts.samples
-                .iter()
-                .fold(0u32, |n, s| n.saturating_add(s.sample_count))
-                .max(1)
-        });
     Ok(AvifHeader {
         width,
         height,
@@ -353,7 +461,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         alpha_full_range,
         alpha_layout,
         alpha_bit_depth,
-        premultiplied: ctx.premultiplied_alpha,
+        premultiplied: parser.premultiplied_alpha(),
         matrix,
         primaries,
         full_range,
@@ -362,9 +470,15 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         hdr,
         hdr_matrix,
         frames,
-        color_data: color_data.to_vec(),
+        grid,
+        color_data,
         alpha_data,
     })
+}
+
+/// A colour code from the container (16 bits there, 8 in H.273) as the sequence header's.
+fn code(v: u16) -> u8 {
+    u8::try_from(v).unwrap_or(2)
 }
 
 /// One decoded AV1 picture, unreferenced on drop.
@@ -621,15 +735,27 @@ impl AvifHeader {
             }
     }
 
+    /// The box-filter factor a tile-by-tile decode uses when the largest output needs
+    /// `need` of the full size (1 = decode whole): 2, 4 or 8 for a grid without alpha.
+    pub(crate) fn tile_shrink(&self, need: f64, margin: f64) -> u32 {
+        match &self.grid {
+            Some(g) if !self.alpha => {
+                crate::heif::tile_shrink(g.tile_width, g.tile_height, need, margin)
+            }
+            _ => 1,
+        }
+    }
+
     /// What decoding holds at its peak besides the image it returns: the coded data
     /// (copied into the decoder) and, for the colour and the alpha image each, three pictures
     /// as dav1d allocates them (both sides padded to a multiple of 128, chroma by layout,
     /// 16-bit samples above 8 bits): the frame, its reference copy and state, and the film
-    /// grain output.
-    pub(crate) fn decoder_bytes(&self) -> u64 {
-        let picture = |layout: Layout, bits: u32| -> u64 {
-            let pixels = u64::from(self.width.div_ceil(128) * 128)
-                .saturating_mul(u64::from(self.height.div_ceil(128) * 128));
+    /// grain output. A grid holds one tile in flight per thread (its pictures and its RGB
+    /// samples, twice) and the 16-bit RGB canvas the tiles are assembled in, reduced by
+    /// `shrink`.
+    pub(crate) fn decoder_bytes(&self, shrink: u32) -> u64 {
+        let picture = |w: u32, h: u32, layout: Layout, bits: u32| -> u64 {
+            let pixels = u64::from(w.div_ceil(128) * 128) * u64::from(h.div_ceil(128) * 128);
             let sample = if bits > 8 { 2 } else { 1 };
             // Luma plus both chroma planes, in quarters of a luma plane.
             let quarters = match layout {
@@ -640,71 +766,90 @@ impl AvifHeader {
             };
             pixels.saturating_mul(sample * quarters) / 4
         };
-        let colour = picture(self.layout, self.bit_depth).saturating_mul(3);
+        let (coded, colour) = match &self.grid {
+            Some(g) => {
+                let threads = rayon::current_num_threads().max(1) as u64;
+                let (tw, th) = (g.tile_width, g.tile_height);
+                let tile = picture(tw, th, self.layout, self.bit_depth)
+                    .saturating_mul(3)
+                    .saturating_add(u64::from(tw) * u64::from(th) * 12);
+                let f = shrink.max(1);
+                let canvas =
+                    u64::from(self.width.div_ceil(f)) * u64::from(self.height.div_ceil(f)) * 6;
+                let coded: u64 = g.tiles.iter().map(|t| t.len() as u64).sum();
+                (coded, tile.saturating_mul(threads).saturating_add(canvas))
+            }
+            None => (
+                self.color_data.len() as u64,
+                picture(self.width, self.height, self.layout, self.bit_depth).saturating_mul(3),
+            ),
+        };
         let alpha = if self.alpha {
-            picture(self.alpha_layout, self.alpha_bit_depth).saturating_mul(3)
+            picture(
+                self.width,
+                self.height,
+                self.alpha_layout,
+                self.alpha_bit_depth,
+            )
+            .saturating_mul(3)
         } else {
             0
         };
-        (self.color_data.len() as u64)
+        coded
             .saturating_add(self.alpha_data.as_ref().map_or(0, |a| a.len() as u64))
             .saturating_add(colour)
             .saturating_add(alpha)
     }
 
-    /// Decode the primary image (and its alpha) to RGB(A) or grey.
-    pub(crate) fn decode(&self, max_pixels: u64) -> Result<DynamicImage> {
+    /// Decode one picture of `data`, which must be `w` x `h` and coded with the layout and
+    /// depth the header gave (a later sequence header in the same data could say otherwise;
+    /// outputs were planned on the header's size).
+    fn picture(&self, data: &[u8], w: u32, h: u32, max_pixels: u64) -> Result<Picture> {
+        // dav1d may be told a larger frame by a frame header than the sequence header's
+        // maximum: its limit is the size the estimate was made for.
+        let limit = (u64::from(w) * u64::from(h)).min(max_pixels);
+        let pic = decode_picture(data, limit)?;
+        // SAFETY: `layout` is a C enum read as its integer, never as the Rust enum.
+        let layout = unsafe { std::ptr::addr_of!(pic.0.p.layout).cast::<u32>().read() };
+        if layout != self.layout as u32 {
+            return Err(Error::corrupt(
+                FMT,
+                "the picture's chroma layout differs from the header's",
+            ));
+        }
+        let (pw, ph) = pic.size();
+        if (pw as u64, ph as u64) != (u64::from(w), u64::from(h)) {
+            return Err(Error::corrupt(
+                FMT,
+                format!("the picture is {pw}x{ph}, its sequence header says {w}x{h}"),
+            ));
+        }
+        if pic.0.p.bpc as u32 != self.bit_depth {
+            return Err(Error::corrupt(
+                FMT,
+                "the picture's bit depth differs from the header's",
+            ));
+        }
+        Ok(pic)
+    }
+
+    /// Decode the primary image (and its alpha) to RGB(A) or grey; a grid tile by tile,
+    /// reduced by `shrink` (from [`AvifHeader::tile_shrink`]).
+    pub(crate) fn decode(&self, max_pixels: u64, shrink: u32) -> Result<DynamicImage> {
         crate::jpeg::guarded(FMT, false, || {
-            // dav1d may be told a larger frame by a frame header than the sequence header's
-            // maximum: its limit is the size the estimate was made for.
-            let limit = (u64::from(self.width) * u64::from(self.height)).min(max_pixels);
-            let pic = decode_picture(&self.color_data, limit)?;
-            // The picture is read with the layout and depth the header gave (a later
-            // sequence header in the same data could say otherwise): they must agree.
-            // SAFETY: `layout` is a C enum read as its integer, never as the Rust enum.
-            let layout = unsafe { std::ptr::addr_of!(pic.0.p.layout).cast::<u32>().read() };
-            if layout != self.layout as u32 {
-                return Err(Error::corrupt(
-                    FMT,
-                    "the picture's chroma layout differs from the header's",
-                ));
-            }
-            let (w, h) = pic.size();
-            if (w as u64, h as u64) != (u64::from(self.width), u64::from(self.height)) {
-                // Outputs were planned on the sequence header's size; AVIF stills are coded
-                // at it (a smaller frame in a larger sequence is not read).
-                return Err(Error::corrupt(
-                    FMT,
-                    format!(
-                        "the picture is {w}x{h}, its sequence header says {}x{}",
-                        self.width, self.height
-                    ),
-                ));
-            }
-            if pic.0.p.bpc as u32 != self.bit_depth {
-                return Err(Error::corrupt(
-                    FMT,
-                    "the picture's bit depth differs from the header's",
-                ));
-            }
-            let alpha = match &self.alpha_data {
-                Some(data) => {
-                    let a = decode_picture(data, limit)?;
-                    if a.size() != (w, h) {
-                        return Err(Error::corrupt(
-                            FMT,
-                            "the alpha picture's size differs from the image's",
-                        ));
-                    }
-                    Some(self.alpha_plane(&a)?)
-                }
-                None => None,
-            };
             let deep = self.bit_depth > 8 || self.hdr.is_some();
-            let mut img = self.to_rgb(&pic, w, h, deep)?;
-            drop(pic);
-            if let Some(a) = alpha {
-                img = with_alpha(img, &a);
+            let mut img = match &self.grid {
+                Some(g) => self.decode_grid(g, shrink.max(1), max_pixels, deep)?,
+                None => {
+                    let pic =
+                        self.picture(&self.color_data, self.width, self.height, max_pixels)?;
+                    let (w, h) = pic.size();
+                    self.to_rgb(&pic, w, h, deep)?
+                }
+            };
+            if let Some(data) = &self.alpha_data {
+                let a = self.alpha_picture(data, max_pixels)?;
+                img = with_alpha(img, &self.alpha_plane(&a)?);
                 if self.premultiplied {
                     crate::color::unpremultiply(&mut img);
                 }
@@ -714,6 +859,58 @@ impl AvifHeader {
                 None => img,
             })
         })
+    }
+
+    fn alpha_picture(&self, data: &[u8], max_pixels: u64) -> Result<Picture> {
+        let limit = (u64::from(self.width) * u64::from(self.height)).min(max_pixels);
+        let a = decode_picture(data, limit)?;
+        if a.size() != (self.width as usize, self.height as usize) {
+            return Err(Error::corrupt(
+                FMT,
+                "the alpha picture's size differs from the image's",
+            ));
+        }
+        Ok(a)
+    }
+
+    /// A grid, one tile at a time (as many at once as there are threads), each tile's part
+    /// inside the image reduced by `f` (a box filter; 1 copies) into a canvas.
+    fn decode_grid(&self, g: &Grid, f: u32, max_pixels: u64, deep: bool) -> Result<DynamicImage> {
+        let (w, h) = (self.width, self.height);
+        let (tw, th) = (g.tile_width, g.tile_height);
+        let tile = |i: usize| -> Result<(u32, u32, u32, u32, Vec<u16>)> {
+            let (column, row) = (i as u32 % g.columns, i as u32 / g.columns);
+            if row >= g.rows {
+                return Err(Error::corrupt(FMT, "a tile outside the grid"));
+            }
+            let (x0, y0) = (column * tw, row * th);
+            let (cw, ch) = (tw.min(w.saturating_sub(x0)), th.min(h.saturating_sub(y0)));
+            let pic = self.picture(&g.tiles[i], tw, th, max_pixels)?;
+            let img = self.to_rgb(&pic, tw as usize, th as usize, deep)?;
+            drop(pic);
+            let samples: Vec<u16> = match img {
+                DynamicImage::ImageRgb16(b) => b.into_raw(),
+                DynamicImage::ImageRgb8(b) => b.into_raw().into_iter().map(u16::from).collect(),
+                DynamicImage::ImageLuma16(b) => {
+                    b.into_raw().into_iter().flat_map(|v| [v; 3]).collect()
+                }
+                DynamicImage::ImageLuma8(b) => b
+                    .into_raw()
+                    .into_iter()
+                    .flat_map(|v| [u16::from(v); 3])
+                    .collect(),
+                _ => return Err(Error::corrupt(FMT, "a tile's sample layout")),
+            };
+            let (bw, bh, block) = box_reduce(&samples, tw, cw, ch, f);
+            Ok((x0 / f, y0 / f, bw, bh, block))
+        };
+        let img = assemble(FMT, w.div_ceil(f), h.div_ceil(f), g.tiles.len(), deep, tile)?;
+        // Grey stays grey (HDR is mapped per RGB channel).
+        Ok(grey_if(
+            img,
+            self.layout == Layout::Mono && self.hdr.is_none(),
+            deep,
+        ))
     }
 
     /// The alpha picture's luma as 16-bit full-range alpha.
@@ -937,7 +1134,7 @@ mod tests {
     }
 
     #[test]
-    fn a_box_larger_than_its_parent_is_corrupt_before_mp4parse_reserves_it() {
+    fn a_box_larger_than_its_parent_is_corrupt_before_the_parser_reserves_it() {
         // The fuzz finding: `hdlr` inside a 210-byte `meta` claims 0xf9000021 bytes.
         let bytes = include_bytes!("../../fixtures/fuzz/render-avif-hdlr-4gb.avif");
         let e = read_header(bytes).unwrap_err();
@@ -946,6 +1143,34 @@ mod tests {
         let good = include_bytes!("../../fixtures/avif-8x8.avif");
         check_box_sizes(good, 0).unwrap();
         read_header(good).unwrap();
+    }
+
+    #[test]
+    fn a_grid_is_read_from_its_descriptor_and_tiles() {
+        let hdr = read_header(include_bytes!("../../fixtures/avif-grid-2x2.avif")).unwrap();
+        let g = hdr.grid.as_ref().unwrap();
+        assert_eq!((hdr.width, hdr.height), (120, 100));
+        assert_eq!(
+            (g.columns, g.rows, g.tile_width, g.tile_height),
+            (2, 2, 64, 64)
+        );
+        // A 12 px output from 120 px tiles of 64 is decoded reduced by 2; 60 px is whole.
+        assert_eq!(hdr.tile_shrink(0.1, 2.0), 2);
+        assert_eq!(hdr.tile_shrink(0.5, 2.0), 1);
+        // Descriptors: 32-bit sizes; zero sizes and other versions refused.
+        let mut d = vec![0u8, 1, 3, 4];
+        d.extend(5000u32.to_be_bytes());
+        d.extend(4000u32.to_be_bytes());
+        assert_eq!(grid_descriptor(&d).unwrap(), (4, 5, 5000, 4000));
+        assert!(grid_descriptor(&[0, 0, 0, 0, 0, 0, 1, 0]).is_err());
+        assert!(matches!(
+            grid_descriptor(&[1, 0, 0, 0, 0, 8, 0, 8]),
+            Err(Error::Unsupported(_))
+        ));
+        assert!(matches!(
+            grid_descriptor(&[0, 0, 0]),
+            Err(Error::Corrupt { .. })
+        ));
     }
 
     #[test]

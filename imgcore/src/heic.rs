@@ -38,9 +38,10 @@ use heic_decoder::hevc::params::{parse_sps, Sps};
 use heic_decoder::isobmff::{self, Transform};
 use heic_decoder::{ChromaSampling, ColorInfo, DecodedImage, HeifError};
 use image::{DynamicImage, ImageBuffer};
-use rayon::prelude::*;
 
-use crate::heif::{hdr_to_sdr, nclx_profile, orientation_of, to_bt709, Hdr, Step};
+use crate::heif::{
+    assemble, box_reduce, grey_if, hdr_to_sdr, nclx_profile, orientation_of, to_bt709, Hdr, Step,
+};
 
 const FMT: ImageFormat = ImageFormat::Heic;
 
@@ -281,14 +282,7 @@ impl HeicHeader {
         if self.alpha || self.decoder_orients {
             return 1;
         }
-        // A box filter lets through more than a DCT-domain scale: twice JPEG's margin
-        // (measured against libheif's full decode, README "HEIC").
-        let n = crate::render::choose_jpeg_scale(need, margin * 2.0);
-        let mut f = 8 / u32::from(n);
-        while f > 1 && (tw % f != 0 || th % f != 0) {
-            f /= 2;
-        }
-        f
+        crate::heif::tile_shrink(tw, th, need, margin)
     }
 
     /// What decoding holds at its peak, besides the decoded image it returns: the planar
@@ -390,11 +384,7 @@ impl HeicHeader {
     /// Monochrome pictures (converted to equal R, G and B) back to one channel; HDR ones
     /// stay RGB (they are mapped per channel afterwards).
     fn grey_if_mono(&self, img: DynamicImage, deep: bool) -> DynamicImage {
-        match (self.mono && self.hdr.is_none(), deep) {
-            (false, _) => img,
-            (true, true) => DynamicImage::ImageLuma16(img.to_luma16()),
-            (true, false) => DynamicImage::ImageLuma8(img.to_luma8()),
-        }
+        grey_if(img, self.mono && self.hdr.is_none(), deep)
     }
 
     /// A grid decoded one tile at a time, each reduced by `f` (box filter) into the canvas.
@@ -417,10 +407,8 @@ impl HeicHeader {
             // The part of the tile inside the image.
             let cw = tw.min(w.saturating_sub(x0));
             let ch = th.min(h.saturating_sub(y0));
-            let (bw, bh) = (cw.div_ceil(f), ch.div_ceil(f));
-            let mut block = vec![0u16; (bw * bh * 3) as usize];
             if cw == 0 || ch == 0 {
-                return Ok((x0 / f, y0 / f, 0, 0, block));
+                return Ok((x0 / f, y0 / f, 0, 0, Vec::new()));
             }
             let samples: Vec<u16> = if deep {
                 d.to_rgb16().map_err(error)?.data
@@ -432,56 +420,10 @@ impl HeicHeader {
                     .map(u16::from)
                     .collect()
             };
-            let mut sums = vec![0u32; (bw * 3) as usize];
-            for by in 0..bh {
-                sums.iter_mut().for_each(|s| *s = 0);
-                let rows = (by * f)..((by + 1) * f).min(ch);
-                let n_rows = rows.len() as u32;
-                for y in rows {
-                    let row = &samples[(y * tw * 3) as usize..((y * tw + cw) * 3) as usize];
-                    for (x, px) in row.chunks_exact(3).enumerate() {
-                        let b = (x as u32 / f * 3) as usize;
-                        sums[b] += u32::from(px[0]);
-                        sums[b + 1] += u32::from(px[1]);
-                        sums[b + 2] += u32::from(px[2]);
-                    }
-                }
-                for bx in 0..bw {
-                    let n = n_rows * (((bx + 1) * f).min(cw) - bx * f);
-                    for c in 0..3 {
-                        let s = sums[(bx * 3 + c) as usize];
-                        block[((by * bw + bx) * 3 + c) as usize] = ((s + n / 2) / n) as u16;
-                    }
-                }
-            }
+            let (bw, bh, block) = box_reduce(&samples, tw, cw, ch, f);
             Ok((x0 / f, y0 / f, bw, bh, block))
         };
-        let mut canvas = vec![0u16; (sw * sh * 3) as usize];
-        let batch = rayon::current_num_threads().max(1);
-        let indices: Vec<usize> = (0..parsed.images.len()).collect();
-        for chunk in indices.chunks(batch) {
-            let blocks: Vec<_> = chunk.par_iter().map(|&i| tile(i)).collect::<Result<_>>()?;
-            for (bx, by, bw, bh, block) in blocks {
-                for y in 0..bh {
-                    let dst = (((by + y) * sw + bx) * 3) as usize;
-                    let src = (y * bw * 3) as usize;
-                    let len = (bw * 3) as usize;
-                    canvas[dst..dst + len].copy_from_slice(&block[src..src + len]);
-                }
-            }
-        }
-        let img = if deep {
-            DynamicImage::ImageRgb16(
-                ImageBuffer::from_raw(sw, sh, canvas)
-                    .ok_or_else(|| Error::corrupt(FMT, "canvas size"))?,
-            )
-        } else {
-            let bytes: Vec<u8> = canvas.into_iter().map(|v| v as u8).collect();
-            DynamicImage::ImageRgb8(
-                ImageBuffer::from_raw(sw, sh, bytes)
-                    .ok_or_else(|| Error::corrupt(FMT, "canvas size"))?,
-            )
-        };
+        let img = assemble(FMT, sw, sh, parsed.images.len(), deep, tile)?;
         Ok(self.grey_if_mono(img, deep))
     }
 }

@@ -1,6 +1,7 @@
 //! What HEIC and AVIF (both HEIF files) share once their pictures are decoded: the
 //! `irot`/`imir` properties as an EXIF orientation, a profile for an `nclx` colour
-//! description, and the documented HDR (PQ, HLG) to SDR mapping.
+//! description, the documented HDR (PQ, HLG) to SDR mapping, and the box-filter reduction
+//! a grid image is decoded through tile by tile.
 
 use image::DynamicImage;
 use rayon::prelude::*;
@@ -222,6 +223,143 @@ fn hlg_inverse_oetf(e: f64) -> f64 {
         e * e / 3.0
     } else {
         (((e - C) / A).exp() + B) / 12.0
+    }
+}
+
+/// The box-filter factor a tile-by-tile grid decode uses when the largest output needs
+/// `need` of the full size (1 = decode whole): 2, 4 or 8, dividing both tile sides.
+/// A box filter lets through more than a DCT-domain scale: twice JPEG's margin (measured
+/// against libheif's full decode, README "HEIC").
+pub(crate) fn tile_shrink(tile_width: u32, tile_height: u32, need: f64, margin: f64) -> u32 {
+    let n = crate::render::choose_jpeg_scale(need, margin * 2.0);
+    let mut f = 8 / u32::from(n);
+    while f > 1 && !(tile_width.is_multiple_of(f) && tile_height.is_multiple_of(f)) {
+        f /= 2;
+    }
+    f
+}
+
+/// One grid tile reduced by a box filter: the tile's RGB samples (`tw` pixels a row), of
+/// which the top-left `cw` x `ch` lie inside the image, each output pixel the rounded mean
+/// of up to `f` x `f` of them. Returns the block's width, height and RGB samples.
+pub(crate) fn box_reduce(
+    samples: &[u16],
+    tw: u32,
+    cw: u32,
+    ch: u32,
+    f: u32,
+) -> (u32, u32, Vec<u16>) {
+    if f <= 1 {
+        let mut block = Vec::with_capacity(cw as usize * ch as usize * 3);
+        for y in 0..ch {
+            let at = (y * tw * 3) as usize;
+            block.extend_from_slice(&samples[at..at + cw as usize * 3]);
+        }
+        return (cw, ch, block);
+    }
+    let (bw, bh) = (cw.div_ceil(f), ch.div_ceil(f));
+    let mut block = vec![0u16; (bw * bh * 3) as usize];
+    let mut sums = vec![0u32; (bw * 3) as usize];
+    for by in 0..bh {
+        sums.iter_mut().for_each(|s| *s = 0);
+        let rows = (by * f)..((by + 1) * f).min(ch);
+        let n_rows = rows.len() as u32;
+        for y in rows {
+            let row = &samples[(y * tw * 3) as usize..((y * tw + cw) * 3) as usize];
+            for (x, px) in row.chunks_exact(3).enumerate() {
+                let b = (x as u32 / f * 3) as usize;
+                sums[b] += u32::from(px[0]);
+                sums[b + 1] += u32::from(px[1]);
+                sums[b + 2] += u32::from(px[2]);
+            }
+        }
+        for bx in 0..bw {
+            let n = n_rows * (((bx + 1) * f).min(cw) - bx * f);
+            for c in 0..3 {
+                let s = sums[(bx * 3 + c) as usize];
+                block[((by * bw + bx) * 3 + c) as usize] = ((s + n / 2) / n) as u16;
+            }
+        }
+    }
+    (bw, bh, block)
+}
+
+/// A grid tile's block: its place in the canvas, width, height and RGB samples.
+pub(crate) type Block = (u32, u32, u32, u32, Vec<u16>);
+
+/// Assemble `count` tiles, each made by `tile` (decoded, cropped to the image and reduced),
+/// into a `width` x `height` RGB image: as many tiles at once as there are threads, so what
+/// is held is that many tiles and the canvas, never the whole grid at full size.
+pub(crate) fn assemble(
+    format: crate::ImageFormat,
+    width: u32,
+    height: u32,
+    count: usize,
+    deep: bool,
+    tile: impl Fn(usize) -> crate::Result<Block> + Sync,
+) -> crate::Result<DynamicImage> {
+    let mut canvas = Canvas::new(width, height);
+    let batch = rayon::current_num_threads().max(1);
+    let indices: Vec<usize> = (0..count).collect();
+    for chunk in indices.chunks(batch) {
+        let blocks: Vec<Block> = chunk
+            .par_iter()
+            .map(|&i| tile(i))
+            .collect::<crate::Result<_>>()?;
+        for (bx, by, bw, bh, block) in blocks {
+            canvas.paste(bx, by, bw, bh, &block);
+        }
+    }
+    canvas
+        .into_image(deep)
+        .ok_or_else(|| crate::Error::corrupt(format, "canvas size"))
+}
+
+/// An RGB image of a monochrome picture back to one channel (`grey`; HDR pictures are mapped
+/// per RGB channel and stay RGB).
+pub(crate) fn grey_if(img: DynamicImage, grey: bool, deep: bool) -> DynamicImage {
+    match (grey, deep) {
+        (false, _) => img,
+        (true, true) => DynamicImage::ImageLuma16(img.to_luma16()),
+        (true, false) => DynamicImage::ImageLuma8(img.to_luma8()),
+    }
+}
+
+/// A reduced grid being assembled: RGB samples, `width` pixels a row.
+struct Canvas {
+    width: u32,
+    height: u32,
+    samples: Vec<u16>,
+}
+
+impl Canvas {
+    fn new(width: u32, height: u32) -> Self {
+        Canvas {
+            width,
+            height,
+            samples: vec![0; width as usize * height as usize * 3],
+        }
+    }
+
+    /// Copy a block (from [`box_reduce`]) to `(x, y)`, clipped to the canvas.
+    fn paste(&mut self, x: u32, y: u32, bw: u32, bh: u32, block: &[u16]) {
+        let w = bw.min(self.width.saturating_sub(x)) as usize * 3;
+        for row in 0..bh.min(self.height.saturating_sub(y)) {
+            let dst = ((y + row) * self.width + x) as usize * 3;
+            let src = (row * bw) as usize * 3;
+            self.samples[dst..dst + w].copy_from_slice(&block[src..src + w]);
+        }
+    }
+
+    /// The canvas as an image: 16-bit RGB when `deep`, else 8-bit (samples hold 8-bit values).
+    fn into_image(self, deep: bool) -> Option<DynamicImage> {
+        let (w, h) = (self.width, self.height);
+        Some(if deep {
+            DynamicImage::ImageRgb16(image::ImageBuffer::from_raw(w, h, self.samples)?)
+        } else {
+            let bytes: Vec<u8> = self.samples.into_iter().map(|v| v as u8).collect();
+            DynamicImage::ImageRgb8(image::ImageBuffer::from_raw(w, h, bytes)?)
+        })
     }
 }
 

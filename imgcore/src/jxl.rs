@@ -10,12 +10,15 @@
 //!   and the pipeline must not rotate again (an `Exif` box is not read: the codestream's
 //!   field is authoritative for JPEG XL).
 //! - Samples are 8-bit when the image is 8-bit or less, else 16-bit.
+//! - Animations: the first keyframe is the image; with `anim`, every keyframe as the
+//!   decoder composes it, with its duration converted from ticks to milliseconds and the
+//!   header's loop count ([`animation`]).
 //! - Every allocation of the decoder is counted against the memory limit (jxl-oxide's
 //!   `AllocTracker`): past it, decoding fails instead of allocating.
 
 use crate::format::ImageFormat;
 use crate::{Error, Result};
-use image::{ColorType, ImageDecoder, ImageResult};
+use image::{ColorType, DynamicImage, ImageBuffer, ImageDecoder, ImageResult};
 use jxl_oxide::{AllocTracker, EnumColourEncoding, JxlImage, PixelFormat, RenderingIntent};
 
 const FMT: ImageFormat = ImageFormat::Jxl;
@@ -110,6 +113,62 @@ impl JxlDecoder {
             })
         })
     }
+}
+
+/// An animated JPEG XL for [`crate::anim`]: its loop count (0 = forever) and each
+/// keyframe, composed by the decoder (blending and reference frames applied), oriented,
+/// in sRGB, as RGBA8 with its delay.
+pub(crate) fn animation(
+    bytes: &[u8],
+    max_memory: u64,
+) -> Result<(u16, crate::anim::Frames<'static>)> {
+    let mut d = JxlDecoder::new(bytes, max_memory)?;
+    let mut image = d.image;
+    if d.pixels_icc.take().is_some() {
+        image.set_cms(jxl_oxide::Moxcms);
+        image.request_color_encoding(EnumColourEncoding::srgb(RenderingIntent::Relative));
+    }
+    let anim = image.image_header().metadata.animation.as_ref();
+    let loops = anim.map_or(0, |a| u16::try_from(a.num_loops).unwrap_or(0));
+    // Ticks per second: numerator / denominator.
+    let (tps_num, tps_den) = anim.map_or((1000, 1), |a| (a.tps_numerator, a.tps_denominator));
+    let channels = usize::from(d.color.channel_count());
+    let (w, h) = (image.width(), image.height());
+    let n = image.num_loaded_keyframes();
+    let to_image = |e: Error| {
+        image::ImageError::Decoding(image::error::DecodingError::new(
+            image::error::ImageFormatHint::Name("JPEG XL".into()),
+            e.to_string(),
+        ))
+    };
+    Ok((
+        loops,
+        Box::new((0..n).map(move |i| {
+            let render = image.render_frame(i).map_err(|e| to_image(error(e)))?;
+            let mut buf = vec![0u8; w as usize * h as usize * channels];
+            let written = render.stream().write_to_buffer(&mut buf);
+            if written != buf.len() {
+                return Err(to_image(Error::corrupt(FMT, "a frame of another size")));
+            }
+            let rgba = match channels {
+                1 => DynamicImage::ImageLuma8(ImageBuffer::from_raw(w, h, buf).unwrap_or_default()),
+                2 => {
+                    DynamicImage::ImageLumaA8(ImageBuffer::from_raw(w, h, buf).unwrap_or_default())
+                }
+                3 => DynamicImage::ImageRgb8(ImageBuffer::from_raw(w, h, buf).unwrap_or_default()),
+                _ => DynamicImage::ImageRgba8(ImageBuffer::from_raw(w, h, buf).unwrap_or_default()),
+            }
+            .into_rgba8();
+            // Ticks to milliseconds, as a ratio.
+            let ms_num = u64::from(render.duration()) * 1000 * u64::from(tps_den);
+            let ms_den = u64::from(tps_num.max(1));
+            let delay = image::Delay::from_numer_denom_ms(
+                u32::try_from(ms_num / ms_den).unwrap_or(u32::MAX),
+                1,
+            );
+            Ok(image::Frame::from_parts(rgba, 0, 0, delay))
+        })),
+    ))
 }
 
 impl ImageDecoder for JxlDecoder {

@@ -464,17 +464,19 @@ fn needed_bytes(p: &Parts<'_>, geoms: &[Geometry], plan: &Plan) -> (u64, u8) {
         }
         #[cfg(feature = "avif")]
         Source::Avif(hdr) => {
+            let need = geoms.iter().map(Geometry::scale).fold(0.0f64, f64::max);
+            let f = if plan.shrink_on_load {
+                hdr.tile_shrink(need, plan.shrink_margin)
+            } else {
+                1
+            };
+            let (dw, dh) = (p.stored_width.div_ceil(f), p.stored_height.div_ceil(f));
             let bpp = hdr.bytes_per_pixel();
-            let decoded = u64::from(p.stored_width) * u64::from(p.stored_height) * bpp;
+            let decoded = u64::from(dw) * u64::from(dh) * bpp;
             let bytes = decoded
-                .saturating_add(hdr.decoder_bytes())
-                .saturating_add(working_bytes(
-                    geoms,
-                    p.swaps_axes,
-                    p.stored_height,
-                    4 * (bpp / 3).max(1),
-                ));
-            (bytes, 8)
+                .saturating_add(hdr.decoder_bytes(f))
+                .saturating_add(working_bytes(geoms, p.swaps_axes, dh, 4 * (bpp / 3).max(1)));
+            (bytes, (8 / f) as u8)
         }
         Source::Other(dec) => {
             let pixels = u64::from(p.stored_width) * u64::from(p.stored_height);
@@ -585,7 +587,10 @@ fn decode(bytes: &[u8], p: Parts<'_>, geoms: &[Geometry], plan: &Plan) -> Result
             (hdr.decode(bytes, f)?, f as u8)
         }
         #[cfg(feature = "avif")]
-        Source::Avif(hdr) => (hdr.decode(limits.max_pixels)?, 1),
+        Source::Avif(hdr) => {
+            let f = 8 / u32::from(num);
+            (hdr.decode(limits.max_pixels, f)?, f as u8)
+        }
         Source::Other(dec) => {
             let img = crate::jpeg::guarded(format, false, || {
                 DynamicImage::from_decoder(dec).map_err(|e| {

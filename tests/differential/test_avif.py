@@ -1,11 +1,14 @@
-"""AVIF input (mp4parse + rav1d) beyond the real-world files of the main suite (`avif/` in
+"""AVIF input (zenavif-parse + dav1d) beyond the real-world files of the main suite (`avif/` in
 cases.toml: Pillow's libavif-made test files, every irot/imir combination among them):
 
 - files encoded at test time by `heif-enc` (libheif 1.15 with libaom 3.6, Debian 12) from a
   corpus photo and the project's fixtures: 10- and 12-bit, 4:4:4 and 4:2:2, limited range,
   alpha, grey, an `nclx`-only Display P3 file, PQ and HLG (heif-enc 1.15 writes no nclx of
   its own choosing: the `colr` box is set afterwards);
-- probe output, and typed errors for truncated, bit-flipped and grid files and for limits.
+- grids: split by avifenc (libavif 0.11 with libaom) at test time, one of 201 megapixels
+  written here from one avifenc tile;
+- probe output, and typed errors for truncated, bit-flipped and damaged grid files and for
+  limits.
 
 References: libheif's full decode (`heif-convert`, libheif 1.15 with dav1d 1.0: another AV1
 decoder, in C) thumbnailed by libvips, or the picture the file was encoded from when
@@ -26,7 +29,7 @@ from PIL import Image
 import oracle
 from test_differential import CORPUS, RESULTS
 from test_heic import (assert_bit_flips_never_crash, check_hdr, compare, error_kind, hdr_signal,
-                       info, small_photo)
+                       info, render_with_peak_rss, small_photo)
 
 FIXTURES = oracle.ROOT / "fixtures"
 MADE_BY = "heif-enc (libaom) at test time"
@@ -182,20 +185,133 @@ def test_damaged_avif_never_crashes(tmp_path: Path):
     assert_bit_flips_never_crash(CORPUS / "avif/transparency.avif", tmp_path)
 
 
-def test_a_grid_image_is_unsupported_with_the_reason(tmp_path: Path):
-    """The primary item retyped from `av01` to `grid` (mp4parse does not assemble grids)."""
-    data = bytearray((CORPUS / "avif/hopper.avif").read_bytes())
-    at = data.find(b"av01", data.find(b"iinf"))
+def avifenc_grid(src: Path, out: Path, grid: str) -> Path:
+    """libavif's own encoder (avifenc 0.11, libaom) splitting `src` into a grid of tiles."""
+    subprocess.run(["avifenc", "-s", "8", "-j", "2", "--grid", grid, str(src), str(out)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    assert b"grid" in out.read_bytes()[:4096], "avifenc wrote no grid item"
+    return out
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    return (len(body) + 8).to_bytes(4, "big") + kind + body
+
+
+def full_box(kind: bytes, version: int, body: bytes, flags: int = 0) -> bytes:
+    return box(kind, bytes([version]) + flags.to_bytes(3, "big") + body)
+
+
+def find_box(data: bytes, kind: bytes) -> bytes:
+    at = data.find(kind) - 4
+    assert at >= 0, kind
+    return data[at:at + int.from_bytes(data[at:at + 4], "big")]
+
+
+def grid_of_one_tile(tile_avif: Path, columns: int, rows: int, width: int, height: int,
+                     out: Path) -> Path:
+    """A grid whose every cell is the one picture of `tile_avif` (an avifenc still): the
+    container written here (HEIF 6.6.2.3: a `grid` item, its descriptor with 32-bit sizes,
+    `dimg` to one `av01` item per cell, `ispe`/`av1C`/`colr` properties), so a grid of
+    hundreds of megapixels costs one encode."""
+    tile = tile_avif.read_bytes()
+    av1c, colr = find_box(tile, b"av1C"), find_box(tile, b"colr")
+    ispe_tile = find_box(tile, b"ispe")
+    coded = find_box(tile, b"mdat")[8:]
+    n = columns * rows
+    descriptor = bytes([0, 1, rows - 1, columns - 1]) + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    items = [descriptor] + [coded] * n
+    ftyp = box(b"ftyp", b"avif\0\0\0\0mif1miafavif")
+
+    def meta(mdat_at: int) -> bytes:
+        hdlr = full_box(b"hdlr", 0, b"\0\0\0\0pict" + b"\0" * 13)
+        pitm = full_box(b"pitm", 0, (1).to_bytes(2, "big"))
+        iloc = bytearray([0x44, 0x00]) + len(items).to_bytes(2, "big")
+        at = mdat_at + 8
+        for i, data in enumerate(items):
+            iloc += (i + 1).to_bytes(2, "big") + b"\0\0\0\1" + at.to_bytes(4, "big") + len(data).to_bytes(4, "big")
+            at += len(data)
+        iinf = bytearray(len(items).to_bytes(2, "big"))
+        for i in range(len(items)):
+            kind = b"grid" if i == 0 else b"av01"
+            # Cells are hidden: only the grid is an image to show.
+            iinf += full_box(b"infe", 2, (i + 1).to_bytes(2, "big") + b"\0\0" + kind + b"\0",
+                             flags=int(i > 0))
+        dimg = (1).to_bytes(2, "big") + n.to_bytes(2, "big") + b"".join(
+            (i + 2).to_bytes(2, "big") for i in range(n))
+        grid_ispe = full_box(b"ispe", 0, width.to_bytes(4, "big") + height.to_bytes(4, "big"))
+        ipco = box(b"ipco", grid_ispe + colr + ispe_tile + av1c)
+        # The grid: ispe (1), colr (2); each cell: ispe (3), av1C (4, essential).
+        ipma = bytearray(len(items).to_bytes(4, "big")) + b"\0\1\2\1\2"
+        for i in range(1, len(items)):
+            ipma += (i + 1).to_bytes(2, "big") + bytes([2, 3, 0x84])
+        iprp = box(b"iprp", ipco + full_box(b"ipma", 0, bytes(ipma)))
+        return full_box(b"meta", 0, hdlr + pitm + full_box(b"iloc", 0, bytes(iloc))
+                        + full_box(b"iinf", 0, bytes(iinf))
+                        + full_box(b"iref", 0, box(b"dimg", dimg)) + iprp)
+
+    mdat_at = len(ftyp) + len(meta(0))
+    out.write_bytes(ftyp + meta(mdat_at) + box(b"mdat", b"".join(items)))
+    return out
+
+
+@pytest.mark.parametrize("size", [256, 1400])
+def test_a_grid_is_assembled_from_its_tiles(size: int, tmp_path: Path):
+    """avifenc splits a 2048x1536 photo into 4x3 tiles of 512x512. At 256 px the tiles are
+    decoded one at a time and box-filtered by 2 before the resize (shrink-on-load for grids);
+    at 1400 px the grid is assembled whole. Reference: libheif's full decode."""
+    src = tmp_path / "photo.png"
+    small_photo(2048).resize((2048, 1536), Image.Resampling.LANCZOS).save(src)
+    avif = avifenc_grid(src, tmp_path / "grid.avif", "4x3")
+    got = info(avif)
+    assert (got["width"], got["height"], got["format"]) == (2048, 1536, "avif"), got
+    ref = oracle.run_libheif(avif, tmp_path / "ref", box=size)
+    ours = oracle.run_imgtool(avif, tmp_path / "ours", box=size)
+    assert ours.size == ref.size, (ours.size, ref.size)
+    s = oracle.score(ref.path, ours.path)
+    RESULTS.append(f"| `grid-4x3.avif` at {size} px (avifenc, libaom, at test time) | libheif | {s:.1f} (floor 90) |")
+    assert s >= 90.0, s
+
+
+def test_a_grid_whose_alpha_is_a_grid_is_unsupported_with_the_reason(tmp_path: Path):
+    """avifenc tiles the alpha plane like the colour: not assembled here (the colour grid
+    alone would lose the transparency)."""
+    src = tmp_path / "rgba.png"
+    with Image.open(FIXTURES / "rgba.png") as im:
+        im.convert("RGBA").resize((256, 128)).save(src)
+    avif = avifenc_grid(src, tmp_path / "alpha-grid.avif", "2x2")
+    code, kind = error_kind(avif, tmp_path)
+    assert (code, kind) == (1, "unsupported"), (code, kind)
+
+
+def test_a_200_megapixel_grid_renders_within_256_mb(tmp_path: Path):
+    """16384x12288 (201 MP) in 32x24 tiles of 512 px, every cell the same avifenc picture, to
+    256 px: tiles are decoded one at a time and reduced by 8, so the process's peak resident
+    size stays under 256 MiB (the RGB image alone would be 600 MB)."""
+    src = tmp_path / "tile.png"
+    small_photo(512).resize((512, 512)).save(src)
+    tile = tmp_path / "tile.avif"
+    subprocess.run(["avifenc", "-s", "8", str(src), str(tile)], check=True, capture_output=True)
+    avif = grid_of_one_tile(tile, 32, 24, 16384, 12288, tmp_path / "200MP.avif")
+    rendition, peak_kib = render_with_peak_rss(avif, tmp_path)
+    assert (rendition["width"], rendition["height"]) == (256, 192), rendition
+    RESULTS.append(f"| `200MP.avif` (grid of one avifenc tile) to 256 px | peak RSS | {peak_kib / 1024:.0f} MiB (cap 256) |")
+    assert peak_kib < 256 * 1024, f"peak RSS {peak_kib} KiB"
+
+
+def test_a_grid_missing_tiles_is_corrupt(tmp_path: Path):
+    """The descriptor is changed from 2x1 tiles to 2x4 where `dimg` lists 2."""
+    src = tmp_path / "photo.png"
+    small_photo(320).resize((320, 240)).save(src)
+    data = bytearray(avifenc_grid(src, tmp_path / "g.avif", "2x1").read_bytes())
+    # avifenc writes the 8-byte descriptor (16-bit sizes) as the grid item's data:
+    # version 0, flags 0, rows-1 = 0, columns-1 = 1, then 320 and 240.
+    at = data.find(bytes([0, 0, 0, 1]) + (320).to_bytes(2, "big") + (240).to_bytes(2, "big"))
     assert at > 0
-    data[at:at + 4] = b"grid"
-    f = tmp_path / "grid.avif"
-    f.write_bytes(bytes(data))
-    r = subprocess.run([str(oracle.imgtool_binary()), "resize", str(f), "--out",
-                        str(tmp_path / "o"), "--width", "64", "--json", "--quiet"],
-                       capture_output=True, text=True)
-    report = json.loads(r.stdout)["inputs"][0]
-    assert r.returncode == 1 and report["error_kind"] == "unsupported", report
-    assert "grid" in report["error"], report
+    data[at + 2] = 3
+    bad = tmp_path / "missing.avif"
+    bad.write_bytes(bytes(data))
+    code, kind = error_kind(bad, tmp_path)
+    assert (code, kind) == (1, "corrupt"), (code, kind)
 
 
 def test_limits_hold_from_the_sequence_header(tmp_path: Path):

@@ -220,11 +220,9 @@ def test_heic_is_probed_like_any_other_format():
     assert got["bit_depth"] == 16 and (got["width"], got["height"]) == (4240, 2832), got
 
 
-def test_a_200_megapixel_grid_renders_within_256_mb(tmp_path: Path):
-    """12240x16320 (an iPhone-style grid of 512 px tiles) to 256 px: decoded tile by tile,
-    so the peak resident size of the process stays under 256 MiB (a whole decode would
-    need about 800 MB for the RGB image alone)."""
-    src = CORPUS / "heic/200MP.heic"
+def render_with_peak_rss(src: Path, tmp: Path) -> tuple[dict, int]:
+    """Render `src` into a 256 px box (WebP) in a child process; its rendition and its peak
+    resident size in KiB (getrusage of the children, measured by a Python parent)."""
     probe = (
         "import resource, subprocess, sys\n"
         "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
@@ -233,14 +231,21 @@ def test_a_200_megapixel_grid_renders_within_256_mb(tmp_path: Path):
     )
     r = subprocess.run(
         [sys.executable, "-c", probe, str(oracle.imgtool_binary()), "resize", str(src),
-         "--out", str(tmp_path / "o"), "--size", f"{BOX}x{BOX}", "--format", "webp", "--json",
+         "--out", str(tmp / "o"), "--size", f"{BOX}x{BOX}", "--format", "webp", "--json",
          "--quiet"],
         capture_output=True, text=True, timeout=600,
     )
     first, _, report = r.stdout.partition("\n")
     code, peak_kib = (int(v) for v in first.split())
     assert code == 0, report
-    rendition = json.loads(report)["inputs"][0]["renditions"][0]
+    return json.loads(report)["inputs"][0]["renditions"][0], peak_kib
+
+
+def test_a_200_megapixel_grid_renders_within_256_mb(tmp_path: Path):
+    """12240x16320 (an iPhone-style grid of 512 px tiles) to 256 px: decoded tile by tile,
+    so the peak resident size of the process stays under 256 MiB (a whole decode would
+    need about 800 MB for the RGB image alone)."""
+    rendition, peak_kib = render_with_peak_rss(CORPUS / "heic/200MP.heic", tmp_path)
     assert (rendition["width"], rendition["height"]) == (192, 256), rendition
     RESULTS.append(f"| `heic/200MP.heic` to 256 px | peak RSS | {peak_kib / 1024:.0f} MiB (cap 256) |")
     assert peak_kib < 256 * 1024, f"peak RSS {peak_kib} KiB"

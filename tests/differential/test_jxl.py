@@ -4,8 +4,12 @@ The .jxl files are encoded at test time by libvips's `jxlsave` (libjxl 0.7, Debi
 libvips-tools) from corpus files and the project's fixtures: a lossy photo, a photo with an
 ICC profile (Display P3), 8- and 16-bit images with alpha (lossless), grey. Each is rendered
 into a 256 px box by imgtool and by vipsthumbnail, and compared with SSIMULACRA2 (floor 90,
-as the rest of the suite). Not covered: JPEG XL orientation (no encoder here writes the
-codestream's orientation field) and animation (only the first frame is rendered).
+as the rest of the suite).
+
+Orientation and animation use `cjxl` (libjxl 0.7, Debian 12's libjxl-tools) at test time:
+JPEGs carrying each EXIF orientation, transcoded losslessly (cjxl writes the orientation
+into the codestream), against libvips's render of the JPEG itself; an animated GIF from
+Pillow's test suite, encoded losslessly, against libvips's animated thumbnail of the GIF.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import oracle
 from test_differential import CORPUS, RESULTS
@@ -110,3 +115,54 @@ def test_damaged_jxl_never_crashes(tmp_path: Path):
         report = json.loads(r.stdout)["inputs"][0]
         kinds.add(report.get("error_kind") or "ok")
     assert kinds <= {"ok", "corrupt", "truncated", "limit_exceeded", "unsupported"}, kinds
+
+
+def cjxl(src: Path, out: Path, *args: str) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cjxl", str(src), str(out), "-e", "3", *args],
+                   check=True, capture_output=True, text=True, timeout=300)
+    return out
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_the_codestream_orientation_is_applied_once(orientation: int, tmp_path: Path):
+    """A photo JPEG with EXIF orientation N, transcoded by cjxl: the codestream says N too
+    (and the Exif box is kept). Shown as libvips shows the JPEG, turned once."""
+    jpeg = tmp_path / f"o{orientation}.jpg"
+    with Image.open(CORPUS / "photos/Dragonfly_by_Bolly.jpg") as im:
+        im = im.convert("RGB")
+        im.thumbnail((900, 900))
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        im.save(jpeg, quality=92, exif=exif.tobytes())
+    jxl = cjxl(jpeg, tmp_path / f"o{orientation}.jxl")
+    got = info(jxl)[0]["info"]
+    w, h = im.size
+    assert (got["width"], got["height"]) == ((h, w) if orientation >= 5 else (w, h)), got
+    ours = oracle.run_imgtool(jxl, tmp_path / "ours")
+    ref = oracle.run_vips(jpeg, tmp_path / "vips")
+    assert ours.size == ref.size, (ours.size, ref.size)
+    s = oracle.score(ref.path, ours.path)
+    RESULTS.append(f"| `o{orientation}.jxl` (cjxl of a JPEG with EXIF orientation {orientation}) "
+                   f"| vips on the JPEG | {s:.1f} (floor 90) |")
+    assert s >= 90.0, f"orientation {orientation}: {s:.1f}"
+
+
+def test_an_animation_is_kept(tmp_path: Path):
+    """Pillow's 42-frame GIF (disposal, partial frames) encoded losslessly by cjxl: `anim`
+    gives the same frames, delays and loop count as libvips's thumbnail of the GIF, and the
+    frame count is probed."""
+    from test_anim import compare_animation
+
+    # Its first frame has a delay of 0, which cjxl writes as a layer composed into the next
+    # frame (JPEG XL shows no zero-length frame): that delay is set to 70 ms (7 cs, in the
+    # frame's graphic control extension) so that both files hold 42 shown frames.
+    data = bytearray((CORPUS / "gif/iss634.gif").read_bytes())
+    gce = data.find(b"\x21\xf9\x04")
+    assert gce > 0 and data[gce + 4:gce + 6] == b"\0\0"
+    data[gce + 4:gce + 6] = (7).to_bytes(2, "little")
+    gif = tmp_path / "iss634.gif"
+    gif.write_bytes(bytes(data))
+    jxl = cjxl(gif, tmp_path / "iss634.jxl", "-d", "0")
+    assert info(jxl)[0]["info"]["frames"] == 42
+    compare_animation(jxl, gif, tmp_path, " (cjxl -d 0 of the GIF)")

@@ -88,8 +88,15 @@ fn bad_fixtures_fail_with_the_right_kind() {
                 Unsupported
             },
         ),
-        // A tiled AVIF (decoded AVIFs are the good fixture avif-8x8.avif).
-        ("bad/avif-grid.avif", Unsupported),
+        // A 2x2 grid AVIF whose `dimg` lists three tiles.
+        (
+            "bad/avif-grid-missing-tile.avif",
+            if cfg!(feature = "avif") {
+                Corrupt
+            } else {
+                Unsupported
+            },
+        ),
         ("bad/bomb-64250x64250.jpg", LimitExceeded),
         ("bad/bomb-100000x100000.png", LimitExceeded),
     ];
@@ -98,5 +105,52 @@ fn bad_fixtures_fail_with_the_right_kind() {
         let e = imgcore::render(&super::fixture(name), &plan).expect_err(name);
         assert_eq!(e.kind(), kind, "{name}: {e}");
         assert!(!e.to_string().is_empty());
+    }
+}
+
+/// The 2x2 grid AVIF (tiles red, green, blue, white; 64 px tiles cropped to 120x100) is
+/// assembled in raster order, whole and tile by tile reduced.
+#[cfg(feature = "avif")]
+#[test]
+fn a_grid_avif_is_assembled_from_its_tiles() {
+    let bytes = super::fixture("avif-grid-2x2.avif");
+    let info = imgcore::probe(&bytes).unwrap();
+    assert_eq!((info.width, info.height), (120, 100));
+    let quadrants = [
+        ([230, 40, 40], (0.25, 0.3)),
+        ([40, 200, 60], (0.8, 0.3)),
+        ([40, 60, 220], (0.25, 0.85)),
+        ([245, 245, 245], (0.8, 0.85)),
+    ];
+    // Whole (the output is the image's size, or shrink-on-load off) and reduced (a 12 px
+    // output: tiles decoded one at a time and box-filtered by 2).
+    for (spec, shrink_on_load) in [
+        ("120x100,exact,png", true),
+        ("12,png", true),
+        ("12,png", false),
+    ] {
+        let plan = imgcore::Plan {
+            shrink_on_load,
+            ..imgcore::Plan::parse(spec).unwrap()
+        };
+        let r = imgcore::render(&bytes, &plan).unwrap();
+        let img = image::load_from_memory(&r.renditions[0].bytes).unwrap();
+        let (w, h) = (r.renditions[0].width, r.renditions[0].height);
+        assert_eq!(
+            (w, h),
+            if spec.starts_with("120") {
+                (120, 100)
+            } else {
+                (12, 10)
+            }
+        );
+        for (colour, (fx, fy)) in quadrants {
+            let (x, y) = ((fx * w as f32) as u32, (fy * h as f32) as u32);
+            let got = super::rgb_at(&img, x, y);
+            assert!(
+                super::close(got, colour, 12),
+                "{spec} (shrink-on-load {shrink_on_load}) at ({x}, {y}): {got:?} vs {colour:?}"
+            );
+        }
     }
 }
