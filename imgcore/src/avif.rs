@@ -113,7 +113,7 @@ fn dav1d_error(what: &str, code: i32) -> Error {
 }
 
 /// What an AV1 sequence header says that matters here.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sequence {
     width: u32,
     height: u32,
@@ -188,7 +188,7 @@ fn sequence_header(data: &[u8]) -> Result<Sequence> {
 /// Every box the container parser descends into lies inside its parent. Parsers reserve a
 /// box's declared size before reading it (fallibly, but a 4 GB reservation for a 249-byte file
 /// was a fuzz finding): a box claiming more than its parent holds is `corrupt` here first.
-fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
+fn check_box_sizes(bytes: &[u8], depth: u32, file: usize) -> Result<()> {
     if depth > 16 {
         return Err(Error::corrupt(FMT, "boxes nested too deep"));
     }
@@ -222,6 +222,19 @@ fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
             )));
         }
         let body = &rest[header..size as usize];
+        if &kind == b"stsz" {
+            // A constant sample size still makes the parser build a table of `count`
+            // entries: no more samples than the file has bytes.
+            let field = |at: usize| {
+                body.get(at..at + 4)
+                    .map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+            };
+            if let (Some(size), Some(count)) = (field(4), field(8)) {
+                if u64::from(count) * u64::from(size.max(1)) > file as u64 {
+                    return Err(bad(&format!("'stsz' lists {count} samples")));
+                }
+            }
+        }
         // Bytes before the children, for the boxes whose children the parser reads.
         let skip = match &kind {
             b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"edts" | b"dinf" | b"iprp"
@@ -237,7 +250,7 @@ fn check_box_sizes(bytes: &[u8], depth: u32) -> Result<()> {
             if body.len() < skip {
                 return Err(bad("a box shorter than its fields"));
             }
-            check_box_sizes(&body[skip..], depth + 1)?;
+            check_box_sizes(&body[skip..], depth + 1, file)?;
         }
         at += size as usize;
     }
@@ -308,12 +321,26 @@ fn grid_descriptor(data: &[u8]) -> Result<(u32, u32, u32, u32)> {
 
 /// Read the container and the sequence headers: no pixel is decoded.
 pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
-    check_box_sizes(bytes, 0)?;
-    let config = zenavif_parse::DecodeConfig::default()
-        .with_max_grid_tiles(MAX_TILES)
-        .lenient(true);
+    check_box_sizes(bytes, 0, bytes.len())?;
+    // The parser wants `avif` or `avis` as the major brand; MIAF files may say `mif1` or
+    // `miaf` there and list `avif` among the compatible ones (how they got here).
+    let data: std::borrow::Cow<'_, [u8]> = match bytes.get(8..12) {
+        Some(b"avif" | b"avis") | None => bytes.into(),
+        Some(_) => {
+            let mut copy = bytes.to_vec();
+            copy[8..12].copy_from_slice(b"avif");
+            copy.into()
+        }
+    };
+    // Frames are limited by `Limits` from the count; the box walk bounds the sample tables.
+    let config = zenavif_parse::DecodeConfig {
+        max_animation_frames: None,
+        ..zenavif_parse::DecodeConfig::default()
+            .with_max_grid_tiles(MAX_TILES)
+            .lenient(true)
+    };
     let parser = zenavif_parse::AvifParser::from_bytes_with_config(
-        bytes,
+        &data,
         &config,
         &zenavif_parse::Unstoppable,
     )
@@ -322,6 +349,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         u32::try_from(a.frame_count).unwrap_or(u32::MAX).max(1)
     });
     let primary = parser.primary_data().map_err(parse_error)?;
+    let mut sequence_alpha = None;
     let (grid, color_data) = if parser.grid_config().is_some() {
         let (rows, columns, width, height) = grid_descriptor(&primary)?;
         let count = parser.grid_tile_count();
@@ -331,18 +359,26 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
                 format!("a {columns}x{rows} grid with {count} tiles"),
             ));
         }
+        // Tiles are copied out, at most the file's size in all: `dimg` may name one item
+        // many times, and an extent may run to the end of the data.
         let mut tiles = Vec::with_capacity(count);
+        let mut total = 0usize;
         for i in 0..count {
-            tiles.push(parser.tile_data(i).map_err(parse_error)?.into_owned());
+            let t = parser.tile_data(i).map_err(parse_error)?;
+            total = total.saturating_add(t.len());
+            if total > bytes.len() {
+                return Err(Error::corrupt(
+                    FMT,
+                    "the grid's tiles hold more data than the file",
+                ));
+            }
+            tiles.push(t.into_owned());
         }
         let first = sequence_header(&tiles[0])?;
         // Every tile is coded alike; together they cover the output, the last column and
         // row overhanging it by less than a tile (MIAF).
         for t in &tiles[1..] {
-            let s = sequence_header(t)?;
-            if (s.width, s.height, s.layout, s.bit_depth)
-                != (first.width, first.height, first.layout, first.bit_depth)
-            {
+            if sequence_header(t)? != first {
                 return Err(Error::corrupt(FMT, "grid tiles coded differently"));
             }
         }
@@ -366,8 +402,10 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         };
         (Some((grid, width, height, first)), Vec::new())
     } else if primary.is_empty() {
-        // A sequence without a still image item: its first frame (a key frame).
+        // A sequence without a still image item: its first frame (a key frame), and that
+        // frame of the alpha track.
         let frame = parser.frame(0).map_err(parse_error)?;
+        sequence_alpha = frame.alpha_data.map(std::borrow::Cow::into_owned);
         (None, frame.data.into_owned())
     } else {
         (None, primary.into_owned())
@@ -382,7 +420,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     let (layout, bit_depth) = (seq.layout, seq.bit_depth);
     let alpha_data = match parser.alpha_data() {
         Some(a) => Some(a.map_err(parse_error)?.into_owned()),
-        None => None,
+        None => sequence_alpha,
     };
     let (mut alpha_full_range, mut alpha_layout, mut alpha_bit_depth) = (true, Layout::Mono, 8);
     if let Some(a) = &alpha_data {
@@ -419,16 +457,19 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         _ => {}
     }
 
-    // An ICC profile, or an nclx description overriding the sequence header's.
+    // An ICC profile (the pixels' colour space), and an nclx description (the matrix and
+    // range, overriding the sequence header's). A file may carry both: the parser names
+    // the first `colr` of the image; the other kind comes from the properties box.
+    let (icc_box, nclx_box) = colr_properties(bytes);
     let (original_icc, nclx) = match parser.color_info() {
-        Some(ColorInformation::IccProfile(icc)) => (Some(icc.clone()), None),
+        Some(ColorInformation::IccProfile(icc)) => (Some(icc.clone()), nclx_box),
         Some(ColorInformation::Nclx {
             color_primaries,
             transfer_characteristics,
             matrix_coefficients,
             full_range,
         }) => (
-            None,
+            icc_box,
             Some((
                 code(*color_primaries),
                 code(*transfer_characteristics),
@@ -474,6 +515,53 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         color_data,
         alpha_data,
     })
+}
+
+/// The boxes in a run of boxes (sizes already checked by [`check_box_sizes`]).
+fn boxes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    std::iter::from_fn(move || {
+        let size = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as usize;
+        let (size, header) = match size {
+            0 => (data.len(), 8),
+            1 => (
+                usize::try_from(u64::from_be_bytes(data.get(8..16)?.try_into().ok()?)).ok()?,
+                16,
+            ),
+            n => (n, 8),
+        };
+        let (kind, body) = (data.get(4..8)?, data.get(header..size)?);
+        data = &data[size..];
+        Some((kind, body))
+    })
+}
+
+/// The first ICC profile and the first nclx description among the `colr` properties of
+/// the file's `meta` box (libavif writes both for an image with a profile).
+#[allow(clippy::type_complexity)]
+fn colr_properties(bytes: &[u8]) -> (Option<Vec<u8>>, Option<(u8, u8, u8, bool)>) {
+    let child = |data: &[u8], skip: usize, name: &[u8]| -> Option<Vec<u8>> {
+        boxes(data.get(skip..)?)
+            .find(|(k, _)| *k == name)
+            .map(|(_, b)| b.to_vec())
+    };
+    let Some(ipco) = child(bytes, 0, b"meta")
+        .and_then(|m| child(&m, 4, b"iprp"))
+        .and_then(|p| child(&p, 0, b"ipco"))
+    else {
+        return (None, None);
+    };
+    let (mut icc, mut nclx) = (None, None);
+    for (_, body) in boxes(&ipco).filter(|(k, _)| *k == b"colr") {
+        match body.get(..4) {
+            Some(b"prof" | b"rICC") if icc.is_none() => icc = Some(body[4..].to_vec()),
+            Some(b"nclx") if nclx.is_none() && body.len() >= 11 => {
+                let v = |at: usize| code(u16::from_be_bytes([body[at], body[at + 1]]));
+                nclx = Some((v(4), v(6), v(8), body[10] & 0x80 != 0));
+            }
+            _ => {}
+        }
+    }
+    (icc, nclx)
 }
 
 /// A colour code from the container (16 bits there, 8 in H.273) as the sequence header's.
@@ -1141,7 +1229,7 @@ mod tests {
         assert!(e.to_string().contains("'hdlr' claims"), "{e}");
         // A well-formed file passes the walk.
         let good = include_bytes!("../../fixtures/avif-8x8.avif");
-        check_box_sizes(good, 0).unwrap();
+        check_box_sizes(good, 0, good.len()).unwrap();
         read_header(good).unwrap();
     }
 
@@ -1171,6 +1259,29 @@ mod tests {
             grid_descriptor(&[0, 0, 0]),
             Err(Error::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_sample_table_longer_than_the_file_is_corrupt_before_the_parser_builds_it() {
+        let bmff = |kind: &[u8], body: &[u8]| -> Vec<u8> {
+            [&((body.len() + 8) as u32).to_be_bytes()[..], kind, body].concat()
+        };
+        // stsz: version/flags, a constant sample size of 1, 64M samples.
+        let stsz = bmff(b"stsz", &[0, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0]);
+        let mut tree = stsz;
+        for kind in [b"stbl", b"minf", b"mdia", b"trak", b"moov"] {
+            tree = bmff(kind, &tree);
+        }
+        let e = check_box_sizes(&tree, 0, tree.len()).unwrap_err();
+        assert!(e.to_string().contains("'stsz' lists 67108864 samples"), "{e}");
+    }
+
+    #[test]
+    fn a_mif1_major_brand_is_read_as_avif() {
+        let mut bytes = include_bytes!("../../fixtures/avif-8x8.avif").to_vec();
+        bytes[8..12].copy_from_slice(b"mif1");
+        let hdr = read_header(&bytes).unwrap();
+        assert_eq!((hdr.width, hdr.height), (8, 8));
     }
 
     #[test]

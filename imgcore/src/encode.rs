@@ -172,6 +172,7 @@ pub(crate) fn encode(
                 &crate::jpeg::JpegSettings {
                     quality,
                     progressive: spec.progressive,
+                    small: spec.small,
                     icc: embed.icc,
                     exif: embed.exif,
                 },

@@ -20,8 +20,8 @@ pub enum ImageFormat {
     Tiff,
     /// Windows BMP.
     Bmp,
-    /// AVIF (decoded with the `avif` feature, by dav1d; the primary image; grid images are
-    /// not decoded).
+    /// AVIF (decoded with the `avif` feature, by dav1d; the primary image, grids assembled,
+    /// or the first frame of a sequence without one).
     Avif,
     /// HEIC/HEIF with HEVC images (decoded with the `heic` feature, by heic-decoder; the
     /// primary image, or the first frame of an image sequence).

@@ -252,20 +252,21 @@ pub(crate) fn box_reduce(
     if f <= 1 {
         let mut block = Vec::with_capacity(cw as usize * ch as usize * 3);
         for y in 0..ch {
-            let at = (y * tw * 3) as usize;
+            let at = y as usize * tw as usize * 3;
             block.extend_from_slice(&samples[at..at + cw as usize * 3]);
         }
         return (cw, ch, block);
     }
     let (bw, bh) = (cw.div_ceil(f), ch.div_ceil(f));
-    let mut block = vec![0u16; (bw * bh * 3) as usize];
-    let mut sums = vec![0u32; (bw * 3) as usize];
+    let mut block = vec![0u16; bw as usize * bh as usize * 3];
+    let mut sums = vec![0u32; bw as usize * 3];
     for by in 0..bh {
         sums.iter_mut().for_each(|s| *s = 0);
         let rows = (by * f)..((by + 1) * f).min(ch);
         let n_rows = rows.len() as u32;
         for y in rows {
-            let row = &samples[(y * tw * 3) as usize..((y * tw + cw) * 3) as usize];
+            let at = y as usize * tw as usize * 3;
+            let row = &samples[at..at + cw as usize * 3];
             for (x, px) in row.chunks_exact(3).enumerate() {
                 let b = (x as u32 / f * 3) as usize;
                 sums[b] += u32::from(px[0]);
@@ -277,7 +278,8 @@ pub(crate) fn box_reduce(
             let n = n_rows * (((bx + 1) * f).min(cw) - bx * f);
             for c in 0..3 {
                 let s = sums[(bx * 3 + c) as usize];
-                block[((by * bw + bx) * 3 + c) as usize] = ((s + n / 2) / n) as u16;
+                block[(by as usize * bw as usize + bx as usize) * 3 + c as usize] =
+                    ((s + n / 2) / n) as u16;
             }
         }
     }
@@ -345,8 +347,8 @@ impl Canvas {
     fn paste(&mut self, x: u32, y: u32, bw: u32, bh: u32, block: &[u16]) {
         let w = bw.min(self.width.saturating_sub(x)) as usize * 3;
         for row in 0..bh.min(self.height.saturating_sub(y)) {
-            let dst = ((y + row) * self.width + x) as usize * 3;
-            let src = (row * bw) as usize * 3;
+            let dst = ((y + row) as usize * self.width as usize + x as usize) * 3;
+            let src = row as usize * bw as usize * 3;
             self.samples[dst..dst + w].copy_from_slice(&block[src..src + w]);
         }
     }

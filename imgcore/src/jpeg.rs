@@ -397,6 +397,8 @@ fn decode_inner(bytes: &[u8], hdr: &JpegHeader, num: u8) -> Result<DynamicImage>
 pub(crate) struct JpegSettings<'a> {
     pub quality: u8,
     pub progressive: bool,
+    /// mozjpeg's size tools (trellis quantisation, optimised progressive scans).
+    pub small: bool,
     pub icc: Option<&'a [u8]>,
     pub exif: Option<&'a [u8]>,
 }
@@ -416,8 +418,12 @@ pub(crate) fn encode(
             mozjpeg::ColorSpace::JCS_RGB
         };
         let mut c = mozjpeg::Compress::new(cs);
-        // libjpeg-turbo's defaults: fast baseline coding (no trellis), optimised Huffman tables.
-        c.set_fastest_defaults();
+        if !s.small {
+            // libjpeg-turbo's defaults: fast baseline coding (no trellis), optimised Huffman
+            // tables. Without this, mozjpeg's own defaults (`small`): trellis quantisation,
+            // progressive scans optimised per image, its quantisation tables.
+            c.set_fastest_defaults();
+        }
         c.set_size(width as usize, height as usize);
         c.set_quality(f32::from(s.quality));
         c.set_optimize_coding(true);

@@ -129,10 +129,22 @@ pub(crate) fn animation(
         image.request_color_encoding(EnumColourEncoding::srgb(RenderingIntent::Relative));
     }
     let anim = image.image_header().metadata.animation.as_ref();
-    let loops = anim.map_or(0, |a| u16::try_from(a.num_loops).unwrap_or(0));
+    let loops = anim.map_or(0, |a| u16::try_from(a.num_loops).unwrap_or(u16::MAX));
     // Ticks per second: numerator / denominator.
     let (tps_num, tps_den) = anim.map_or((1000, 1), |a| (a.tps_numerator, a.tps_denominator));
-    let channels = usize::from(d.color.channel_count());
+    // The channels the frames are written with, after the sRGB request (a grey image with
+    // a profile may become RGB).
+    let channels = match image.pixel_format() {
+        PixelFormat::Gray => 1,
+        PixelFormat::Graya => 2,
+        PixelFormat::Rgb => 3,
+        PixelFormat::Rgba => 4,
+        other => {
+            return Err(Error::Unsupported(format!(
+                "JPEG XL with {other:?} pixels (CMYK) is not decoded by this build"
+            )))
+        }
+    };
     let (w, h) = (image.width(), image.height());
     let n = image.num_loaded_keyframes();
     let to_image = |e: Error| {

@@ -217,7 +217,7 @@ pub fn render(bytes: &[u8], plan: &Plan) -> Result<Rendered> {
     })
 }
 
-/// [`render`] when some outputs keep an animation (`anim` on an animated GIF or WebP): those
+/// [`render`] when some outputs keep an animation (`anim` on an animated GIF, WebP or JPEG XL): those
 /// are made frame by frame ([`crate::anim`]); the others from one decode of the first frame,
 /// as usual. The thumbhash comes from a still output when there is one, else from the first
 /// frame of the smallest animated output.
@@ -231,7 +231,11 @@ fn render_with_animations(
     let info = opened.info.clone();
     let geoms: Vec<Geometry> = animated.iter().map(|&i| fitted[i].0).collect();
     crate::anim::check_limits(&info, &geoms, &plan.limits)?;
-    let to_srgb = opened.icc.as_deref().and_then(ToSrgb::new);
+    // JPEG XL frames come from its decoder already in sRGB.
+    let to_srgb = match info.format {
+        ImageFormat::Jxl => None,
+        _ => opened.icc.as_deref().and_then(ToSrgb::new),
+    };
     let ctx = Ctx {
         stored: (opened.stored_width, opened.stored_height),
         orientation: if opened.decoder_orients {

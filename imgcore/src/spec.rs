@@ -14,7 +14,8 @@
 //! - quality: `q1` … `q100`; filter: `lanczos3` (default), `catmullrom`, `mitchell`,
 //!   `bilinear`, `hamming`, `box`, `nearest`;
 //! - flags: `upscale`, `progressive`, `lossless`, `keep` (keep metadata), `speed1`…`speed10` (AVIF),
-//!   `anim` (keep an animated GIF or WebP animated, as an animated WebP).
+//!   `small` (JPEG: mozjpeg's trellis quantisation and scan optimisation), `anim` (keep an
+//!   animated GIF, WebP or JPEG XL animated, as an animated WebP).
 //!
 //! So `1600,800,200,webp,q75` is three WebP outputs at quality 75, and
 //! `800x600,cover,webp,q75,200x200,cover,png` is one WebP and one PNG output.
@@ -196,7 +197,11 @@ pub struct OutputSpec {
     pub progressive: bool,
     /// Lossless WebP. Default: `false`.
     pub lossless: bool,
-    /// Keep an animation: an animated GIF or WebP source renders every frame (same resize,
+    /// Smaller JPEG for more CPU: mozjpeg's compression tools (trellis quantisation,
+    /// progressive scans chosen per image, its own quantisation tables) instead of
+    /// libjpeg-turbo's fast baseline coding. The output is progressive. Default: `false`.
+    pub small: bool,
+    /// Keep an animation: an animated GIF, WebP or JPEG XL source renders every frame (same resize,
     /// frame delays and loop count kept) into an animated WebP. The output format must be
     /// `webp` or `same`; a still source renders as without it. Default: `false` (the first
     /// frame only).
@@ -221,6 +226,7 @@ impl Default for OutputSpec {
             keep_metadata: false,
             progressive: false,
             lossless: false,
+            small: false,
             anim: false,
             avif_speed: 8,
             png_compression: 0,
@@ -408,6 +414,7 @@ impl OutputSpec {
             (self.keep_metadata, "keep"),
             (self.progressive, "progressive"),
             (self.lossless, "lossless"),
+            (self.small, "small"),
             (self.anim, "anim"),
         ] {
             if flag {
@@ -498,6 +505,7 @@ fn apply_option(spec: &mut OutputSpec, tok: &str, raw: &str) -> Result<()> {
             "keep" | "keep-metadata" | "keepmetadata" => spec.keep_metadata = true,
             "progressive" | "interlace" => spec.progressive = true,
             "lossless" => spec.lossless = true,
+            "small" => spec.small = true,
             "anim" | "animated" => spec.anim = true,
             _ => {
                 return Err(Error::InvalidSpec(format!(

@@ -144,6 +144,9 @@ fn a_grid_avif_is_assembled_from_its_tiles() {
                 (12, 10)
             }
         );
+        // The reduced path is the one taken for the small output with shrink-on-load on.
+        let reduced = shrink_on_load && w == 12;
+        assert_eq!(r.decode_shrink, if reduced { 2 } else { 1 }, "{spec}");
         for (colour, (fx, fy)) in quadrants {
             let (x, y) = ((fx * w as f32) as u32, (fy * h as f32) as u32);
             let got = super::rgb_at(&img, x, y);

@@ -79,6 +79,31 @@ fn many_sizes_from_one_decode_pick_the_dct_scale_of_the_largest() {
     }
 }
 
+/// `small` (mozjpeg's trellis quantisation and scan optimisation) writes fewer bytes for
+/// about the same fidelity to the lossless render at the same quality setting.
+#[test]
+fn small_jpeg_is_smaller_at_about_the_same_fidelity() {
+    let bytes = photo_jpeg(1600, 1200, 95);
+    let r = imgcore::render(
+        &bytes,
+        &Plan::parse("720,jpeg,q80,small;720,jpeg,q80;720,png").unwrap(),
+    )
+    .unwrap();
+    let px = |i: usize| {
+        image::load_from_memory(&r.renditions[i].bytes)
+            .unwrap()
+            .to_rgb8()
+    };
+    let (small, plain, reference) = (px(0), px(1), px(2));
+    let (ps, pp) = (psnr(&small, &reference), psnr(&plain, &reference));
+    let (bs, bp) = (r.renditions[0].size, r.renditions[1].size);
+    eprintln!("small: {bs} B, {ps:.2} dB; plain: {bp} B, {pp:.2} dB");
+    assert!((bs as f64) < bp as f64 * 0.95, "small {bs} B, plain {bp} B");
+    assert!(ps > pp - 1.0, "small {ps:.2} dB, plain {pp:.2} dB");
+    assert!(imgcore::probe(&r.renditions[0].bytes).unwrap().progressive);
+    assert_eq!(r.renditions[0].spec, "720,jpeg,q80,small");
+}
+
 fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     let mse: f64 = a
         .as_raw()
