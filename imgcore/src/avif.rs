@@ -20,7 +20,9 @@
 //!   (the last row and column overhanging by less than a tile). Tiles are decoded one at a
 //!   time per thread into the image, or, when the largest output is small enough, each
 //!   reduced by a box filter of 2, 4 or 8 first (the rule HEIC grids use), so a large grid
-//!   never exists at full size. A grid whose alpha is itself a grid is `unsupported`.
+//!   never exists at full size. A grid's alpha image, usually a grid itself, has its tiles
+//!   found from `iref` and `iloc` here (the container parser lists the colour grid's only)
+//!   and is assembled into one plane.
 //! - **Geometry.** `irot` then `imir` (the order MIAF prescribes) become the equivalent
 //!   EXIF orientation, applied by the pipeline after the resize, as for HEIC. A clean
 //!   aperture (`clap`) is not applied (libavif leaves it to the application too).
@@ -94,6 +96,8 @@ pub(crate) struct AvifHeader {
     pub frames: u32,
     /// A grid image's tiles (`color_data` is then empty).
     pub grid: Option<Grid>,
+    /// A grid's alpha image when it is a grid too (`alpha_data` is then `None`).
+    alpha_grid: Option<Grid>,
     /// The primary (or a sequence's first frame) and alpha items' AV1 data.
     color_data: Vec<u8>,
     alpha_data: Option<Vec<u8>>,
@@ -281,6 +285,9 @@ fn parse_error(e: zenavif_parse::Error) -> Error {
 /// A grid (tiled) image: its layout and each tile's AV1 data, in raster order.
 #[derive(Debug, Clone)]
 pub(crate) struct Grid {
+    /// The image's size (the descriptor's output size).
+    pub width: u32,
+    pub height: u32,
     pub columns: u32,
     pub rows: u32,
     pub tile_width: u32,
@@ -319,6 +326,151 @@ fn grid_descriptor(data: &[u8]) -> Result<(u32, u32, u32, u32)> {
     Ok((u32::from(rows) + 1, u32::from(columns) + 1, w, h))
 }
 
+/// A grid from its descriptor and its tiles' AV1 data: every tile coded alike, together
+/// covering the output with the last column and row overhanging it by less than a tile
+/// (MIAF). Returns the grid and its tiles' sequence header.
+fn grid_of(descriptor: &[u8], tiles: Vec<Vec<u8>>) -> Result<(Grid, Sequence)> {
+    let (rows, columns, width, height) = grid_descriptor(descriptor)?;
+    if u64::from(rows) * u64::from(columns) != tiles.len() as u64 {
+        return Err(Error::corrupt(
+            FMT,
+            format!("a {columns}x{rows} grid with {} tiles", tiles.len()),
+        ));
+    }
+    let first = sequence_header(&tiles[0])?;
+    for t in &tiles[1..] {
+        if sequence_header(t)? != first {
+            return Err(Error::corrupt(FMT, "grid tiles coded differently"));
+        }
+    }
+    let (tw, th) = (first.width, first.height);
+    let covers = |n: u32, tile: u32, out: u32| {
+        u64::from(n) * u64::from(tile) >= u64::from(out)
+            && u64::from(n - 1) * u64::from(tile) < u64::from(out)
+    };
+    if !covers(columns, tw, width) || !covers(rows, th, height) {
+        return Err(Error::corrupt(
+            FMT,
+            format!("{columns}x{rows} tiles of {tw}x{th} do not make a {width}x{height} image"),
+        ));
+    }
+    let grid = Grid {
+        width,
+        height,
+        columns,
+        rows,
+        tile_width: tw,
+        tile_height: th,
+        tiles,
+    };
+    Ok((grid, first))
+}
+
+/// A big-endian unsigned integer of `n` bytes (0, 4 or 8; 2 for IDs) at `*at`, advancing.
+fn uint(data: &[u8], at: &mut usize, n: usize) -> Option<u64> {
+    let v = data.get(*at..at.checked_add(n)?)?;
+    *at += n;
+    Some(v.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+}
+
+/// The AV1 data of the tiles of the alpha grid whose descriptor is `descriptor`: the item
+/// that is an `auxl` of the primary item, has `dimg` references and holds that descriptor;
+/// its tiles in `dimg` order, each from its `iloc` extents (in the file or in `idat`), at
+/// most the file's size in all.
+fn alpha_grid_tiles(bytes: &[u8], descriptor: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let meta = boxes(bytes).find(|(k, _)| *k == b"meta")?.1.get(4..)?;
+    let child = |name: &[u8]| boxes(meta).find(|(k, _)| *k == name).map(|(_, b)| b);
+    let pitm = child(b"pitm")?;
+    let primary = uint(pitm, &mut 4, if *pitm.first()? == 0 { 2 } else { 4 })?;
+    // References: (kind, from, to).
+    let iref = child(b"iref")?;
+    let id = if *iref.first()? == 0 { 2 } else { 4 };
+    let mut refs = Vec::new();
+    for (kind, body) in boxes(iref.get(4..)?) {
+        let mut at = 0;
+        let from = uint(body, &mut at, id)?;
+        let n = uint(body, &mut at, 2)?;
+        let to: Vec<u64> = (0..n)
+            .map(|_| uint(body, &mut at, id))
+            .collect::<Option<_>>()?;
+        refs.push((kind, from, to));
+    }
+    // Locations: id -> (construction method, base offset, [(offset, length)]).
+    let iloc = child(b"iloc")?;
+    let version = *iloc.first()?;
+    let mut at = 4;
+    let sizes = uint(iloc, &mut at, 2)?;
+    let (off_size, len_size) = ((sizes >> 12) as usize, ((sizes >> 8) & 15) as usize);
+    let (base_size, index_size) = (((sizes >> 4) & 15) as usize, (sizes & 15) as usize);
+    let index_size = if version >= 1 { index_size } else { 0 };
+    let count = uint(iloc, &mut at, if version < 2 { 2 } else { 4 })?;
+    let mut locations = Vec::new();
+    for _ in 0..count {
+        let item = uint(iloc, &mut at, if version < 2 { 2 } else { 4 })?;
+        let method = if version >= 1 {
+            uint(iloc, &mut at, 2)? & 15
+        } else {
+            0
+        };
+        uint(iloc, &mut at, 2)?; // data reference index
+        let base = uint(iloc, &mut at, base_size)?;
+        let n = uint(iloc, &mut at, 2)?;
+        let mut extents = Vec::new();
+        for _ in 0..n {
+            uint(iloc, &mut at, index_size)?;
+            extents.push((
+                uint(iloc, &mut at, off_size)?,
+                uint(iloc, &mut at, len_size)?,
+            ));
+        }
+        locations.push((item, method, base, extents));
+    }
+    let idat = child(b"idat");
+    let data_of = |item: u64| -> Option<Vec<u8>> {
+        let (_, method, base, extents) = locations.iter().find(|l| l.0 == item)?;
+        let source = match method {
+            0 => bytes,
+            1 => idat?,
+            _ => return None,
+        };
+        let mut out = Vec::new();
+        for &(off, len) in extents {
+            let start = usize::try_from(base.checked_add(off)?).ok()?;
+            let end = if len == 0 {
+                source.len()
+            } else {
+                start.checked_add(usize::try_from(len).ok()?)?
+            };
+            out.extend_from_slice(source.get(start..end)?);
+        }
+        Some(out)
+    };
+    let auxiliaries = refs
+        .iter()
+        .filter(|(k, _, to)| *k == b"auxl" && to.contains(&primary))
+        .map(|(_, from, _)| *from);
+    for alpha in auxiliaries {
+        let Some((_, _, tiles)) = refs.iter().find(|(k, f, _)| *k == b"dimg" && *f == alpha) else {
+            continue;
+        };
+        if data_of(alpha)? != descriptor {
+            continue;
+        }
+        let mut out = Vec::with_capacity(tiles.len());
+        let mut total = 0usize;
+        for &t in tiles {
+            let d = data_of(t)?;
+            total = total.saturating_add(d.len());
+            if total > bytes.len() {
+                return None;
+            }
+            out.push(d);
+        }
+        return Some(out);
+    }
+    None
+}
+
 /// Read the container and the sequence headers: no pixel is decoded.
 pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     check_box_sizes(bytes, 0, bytes.len())?;
@@ -351,7 +503,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
     let primary = parser.primary_data().map_err(parse_error)?;
     let mut sequence_alpha = None;
     let (grid, color_data) = if parser.grid_config().is_some() {
-        let (rows, columns, width, height) = grid_descriptor(&primary)?;
+        let (rows, columns, _, _) = grid_descriptor(&primary)?;
         let count = parser.grid_tile_count();
         if u64::from(rows) * u64::from(columns) != count as u64 {
             return Err(Error::corrupt(
@@ -374,33 +526,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
             }
             tiles.push(t.into_owned());
         }
-        let first = sequence_header(&tiles[0])?;
-        // Every tile is coded alike; together they cover the output, the last column and
-        // row overhanging it by less than a tile (MIAF).
-        for t in &tiles[1..] {
-            if sequence_header(t)? != first {
-                return Err(Error::corrupt(FMT, "grid tiles coded differently"));
-            }
-        }
-        let (tw, th) = (first.width, first.height);
-        let covers = |n: u32, tile: u32, out: u32| {
-            u64::from(n) * u64::from(tile) >= u64::from(out)
-                && u64::from(n - 1) * u64::from(tile) < u64::from(out)
-        };
-        if !covers(columns, tw, width) || !covers(rows, th, height) {
-            return Err(Error::corrupt(
-                FMT,
-                format!("{columns}x{rows} tiles of {tw}x{th} do not make a {width}x{height} image"),
-            ));
-        }
-        let grid = Grid {
-            columns,
-            rows,
-            tile_width: tw,
-            tile_height: th,
-            tiles,
-        };
-        (Some((grid, width, height, first)), Vec::new())
+        (Some(grid_of(&primary, tiles)?), Vec::new())
     } else if primary.is_empty() {
         // A sequence without a still image item: its first frame (a key frame), and that
         // frame of the alpha track.
@@ -411,7 +537,7 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         (None, primary.into_owned())
     };
     let (seq, width, height, grid) = match grid {
-        Some((g, w, h, first)) => (first, w, h, Some(g)),
+        Some((g, first)) => (first, g.width, g.height, Some(g)),
         None => {
             let seq = sequence_header(&color_data)?;
             (seq, seq.width, seq.height, None)
@@ -423,16 +549,26 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         None => sequence_alpha,
     };
     let (mut alpha_full_range, mut alpha_layout, mut alpha_bit_depth) = (true, Layout::Mono, 8);
+    let mut alpha_data = alpha_data;
+    let mut alpha_grid = None;
+    if let Some(a) = alpha_data.take_if(|a| grid.is_some() && sequence_header(a).is_err()) {
+        // A grid's alpha is usually a grid of its own: its tiles are found here (the
+        // container parser lists the colour grid's only).
+        let tiles = alpha_grid_tiles(bytes, &a)
+            .ok_or_else(|| Error::corrupt(FMT, "the alpha grid's tiles could not be located"))?;
+        let (g, aseq) = grid_of(&a, tiles)?;
+        if (g.width, g.height) != (width, height) {
+            return Err(Error::corrupt(
+                FMT,
+                "the alpha grid's size differs from the image's",
+            ));
+        }
+        (alpha_full_range, alpha_layout, alpha_bit_depth) =
+            (aseq.full_range, aseq.layout, aseq.bit_depth);
+        alpha_grid = Some(g);
+    }
     if let Some(a) = &alpha_data {
-        let aseq = match sequence_header(a) {
-            Ok(s) => s,
-            Err(_) if grid.is_some() => {
-                return Err(Error::Unsupported(
-                    "AVIF grid image whose alpha is a grid too".into(),
-                ))
-            }
-            Err(e) => return Err(e),
-        };
+        let aseq = sequence_header(a)?;
         (alpha_full_range, alpha_layout, alpha_bit_depth) =
             (aseq.full_range, aseq.layout, aseq.bit_depth);
         if (aseq.width, aseq.height) != (width, height) {
@@ -498,7 +634,8 @@ pub(crate) fn read_header(bytes: &[u8]) -> Result<AvifHeader> {
         orientation: orientation_of(&steps),
         bit_depth,
         layout,
-        alpha: alpha_data.is_some(),
+        alpha: alpha_data.is_some() || alpha_grid.is_some(),
+        alpha_grid,
         alpha_full_range,
         alpha_layout,
         alpha_bit_depth,
@@ -872,7 +1009,19 @@ impl AvifHeader {
                 picture(self.width, self.height, self.layout, self.bit_depth).saturating_mul(3),
             ),
         };
-        let alpha = if self.alpha {
+        let alpha = if let Some(g) = &self.alpha_grid {
+            // One tile's pictures at a time, and the assembled 16-bit plane.
+            picture(
+                g.tile_width,
+                g.tile_height,
+                self.alpha_layout,
+                self.alpha_bit_depth,
+            )
+            .saturating_mul(3)
+            .saturating_add(u64::from(g.tile_width) * u64::from(g.tile_height) * 2)
+            .saturating_add(u64::from(self.width) * u64::from(self.height) * 2)
+            .saturating_add(g.tiles.iter().map(|t| t.len() as u64).sum::<u64>())
+        } else if self.alpha {
             picture(
                 self.width,
                 self.height,
@@ -935,9 +1084,13 @@ impl AvifHeader {
                     self.to_rgb(&pic, w, h, deep)?
                 }
             };
-            if let Some(data) = &self.alpha_data {
-                let a = self.alpha_picture(data, max_pixels)?;
-                img = with_alpha(img, &self.alpha_plane(&a)?);
+            let alpha = match (&self.alpha_data, &self.alpha_grid) {
+                (Some(data), _) => Some(self.alpha_plane(&self.alpha_picture(data, max_pixels)?)?),
+                (None, Some(g)) => Some(self.alpha_grid_plane(g, max_pixels)?),
+                (None, None) => None,
+            };
+            if let Some(a) = alpha {
+                img = with_alpha(img, &a);
                 if self.premultiplied {
                     crate::color::unpremultiply(&mut img);
                 }
@@ -947,6 +1100,33 @@ impl AvifHeader {
                 None => img,
             })
         })
+    }
+
+    /// An alpha grid, tile by tile, as one 16-bit full-range plane of the image's size.
+    fn alpha_grid_plane(&self, g: &Grid, max_pixels: u64) -> Result<Vec<u16>> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let (tw, th) = (g.tile_width as usize, g.tile_height as usize);
+        let limit = (tw as u64 * th as u64).min(max_pixels);
+        let mut plane = vec![0u16; w * h];
+        for (i, data) in g.tiles.iter().enumerate() {
+            let pic = decode_picture(data, limit)?;
+            if pic.size() != (tw, th) {
+                return Err(Error::corrupt(
+                    FMT,
+                    "an alpha tile's size differs from its header's",
+                ));
+            }
+            let tile = self.alpha_plane(&pic)?;
+            let (x0, y0) = ((i % g.columns as usize) * tw, (i / g.columns as usize) * th);
+            if y0 >= h {
+                return Err(Error::corrupt(FMT, "an alpha tile outside the grid"));
+            }
+            let cw = tw.min(w.saturating_sub(x0));
+            for y in 0..th.min(h - y0) {
+                plane[(y0 + y) * w + x0..][..cw].copy_from_slice(&tile[y * tw..][..cw]);
+            }
+        }
+        Ok(plane)
     }
 
     fn alpha_picture(&self, data: &[u8], max_pixels: u64) -> Result<Picture> {
@@ -1273,7 +1453,10 @@ mod tests {
             tree = bmff(kind, &tree);
         }
         let e = check_box_sizes(&tree, 0, tree.len()).unwrap_err();
-        assert!(e.to_string().contains("'stsz' lists 67108864 samples"), "{e}");
+        assert!(
+            e.to_string().contains("'stsz' lists 67108864 samples"),
+            "{e}"
+        );
     }
 
     #[test]
