@@ -134,6 +134,29 @@ pub(crate) fn png_check_ihdr(b: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Check the PNG's palette, if it has one before the image data: 1 to 256 entries of 3
+/// bytes. (png 0.18 panics building its lookup table from a PLTE whose length is not a
+/// multiple of 3: a fuzz finding, `fixtures/fuzz/render-png-plte-28-bytes.png`.)
+pub(crate) fn png_check_plte(b: &[u8]) -> Result<()> {
+    let mut i = 8;
+    while let (Some(len), Some(kind)) = (u32be(b, i), b.get(i + 4..i + 8)) {
+        if kind == b"IDAT" || kind == b"IEND" {
+            break;
+        }
+        if kind == b"PLTE" && (len == 0 || len > 768 || len % 3 != 0) {
+            return Err(Error::corrupt(
+                ImageFormat::Png,
+                format!("the PLTE chunk is {len} bytes, not 1 to 256 entries of 3"),
+            ));
+        }
+        i = match i.checked_add(12).and_then(|n| n.checked_add(len as usize)) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    Ok(())
+}
+
 /// The image size a container's header declares, read from fixed offsets, so limits can be
 /// checked before a decoder exists. `None` when the header is too short to say (the
 /// decoder then reports the problem) or the format keeps it elsewhere (TIFF).

@@ -217,6 +217,7 @@ pub(crate) fn open<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     };
     if format == ImageFormat::Png {
         crate::container::png_check_ihdr(bytes)?;
+        crate::container::png_check_plte(bytes)?;
     }
     if format == ImageFormat::Tiff {
         if let Some(why) = crate::ifd::tiff_unreadable(bytes) {

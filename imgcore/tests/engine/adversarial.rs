@@ -243,6 +243,12 @@ fn fuzz_findings_stay_fixed() {
     assert_eq!((r.source.width, r.source.height), (22, 106));
     let sizes: Vec<_> = r.renditions.iter().map(|x| (x.width, x.height)).collect();
     assert_eq!(sizes, [(22, 64), (22, 106)]);
+    // A PNG whose PLTE is 28 bytes (9⅓ entries): png 0.18 panicked building its palette
+    // table (caught, but a panic); the chunk walk in front of it calls the file corrupt.
+    let bytes = super::fixture("fuzz/render-png-plte-28-bytes.png");
+    let e = imgcore::render(&bytes, &plan).unwrap_err();
+    assert_eq!(e.kind(), imgcore::ErrorKind::Corrupt, "{e}");
+    assert!(e.to_string().contains("PLTE chunk is 28 bytes"), "{e}");
     // A 249-byte AVIF whose `hdlr` box claims 4 GB: mp4parse reserved that much before
     // reading; the box walk in front of it calls the file corrupt.
     if cfg!(feature = "avif") {
