@@ -378,8 +378,8 @@ fn uint(data: &[u8], at: &mut usize, n: usize) -> Option<u64> {
 /// its tiles in `dimg` order, each from its `iloc` extents (in the file or in `idat`), at
 /// most the file's size in all.
 fn alpha_grid_tiles(bytes: &[u8], descriptor: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let meta = boxes(bytes).find(|(k, _)| *k == b"meta")?.1.get(4..)?;
-    let child = |name: &[u8]| boxes(meta).find(|(k, _)| *k == name).map(|(_, b)| b);
+    let meta = meta_children(bytes)?;
+    let child = |name: &[u8]| child(meta, name);
     let pitm = child(b"pitm")?;
     let primary = uint(pitm, &mut 4, if *pitm.first()? == 0 { 2 } else { 4 })?;
     // References: (kind, from, to).
@@ -672,23 +672,28 @@ fn boxes(mut data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
+/// The body of the first box `name` in a run of boxes.
+fn child<'a>(data: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    boxes(data).find(|(k, _)| *k == name).map(|(_, b)| b)
+}
+
+/// The boxes inside the file's top-level `meta` (after its version and flags).
+fn meta_children(bytes: &[u8]) -> Option<&[u8]> {
+    child(bytes, b"meta")?.get(4..)
+}
+
 /// The first ICC profile and the first nclx description among the `colr` properties of
 /// the file's `meta` box (libavif writes both for an image with a profile).
 #[allow(clippy::type_complexity)]
 fn colr_properties(bytes: &[u8]) -> (Option<Vec<u8>>, Option<(u8, u8, u8, bool)>) {
-    let child = |data: &[u8], skip: usize, name: &[u8]| -> Option<Vec<u8>> {
-        boxes(data.get(skip..)?)
-            .find(|(k, _)| *k == name)
-            .map(|(_, b)| b.to_vec())
-    };
-    let Some(ipco) = child(bytes, 0, b"meta")
-        .and_then(|m| child(&m, 4, b"iprp"))
-        .and_then(|p| child(&p, 0, b"ipco"))
+    let Some(ipco) = meta_children(bytes)
+        .and_then(|m| child(m, b"iprp"))
+        .and_then(|p| child(p, b"ipco"))
     else {
         return (None, None);
     };
     let (mut icc, mut nclx) = (None, None);
-    for (_, body) in boxes(&ipco).filter(|(k, _)| *k == b"colr") {
+    for (_, body) in boxes(ipco).filter(|(k, _)| *k == b"colr") {
         match body.get(..4) {
             Some(b"prof" | b"rICC") if icc.is_none() => icc = Some(body[4..].to_vec()),
             Some(b"nclx") if nclx.is_none() && body.len() >= 11 => {
