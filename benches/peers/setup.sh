@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the peers for compare.py, idempotently, from the registries:
 # Debian libvips-tools (vipsthumbnail) and imagemagick, Pillow into benches/peers/.venv,
-# sharp into benches/peers/node_modules (versions pinned here and in package.json).
+# sharp into benches/peers/node_modules (versions pinned here and in package.json); and for
+# quality.py's scores and plot, ssimulacra2, numpy, scipy and matplotlib into the same venv.
 set -euo pipefail
 cd "$(dirname "$0")"
 PILLOW_VERSION=13.0.0
+SCORING="numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 matplotlib==3.11.2"
 missing=()
 command -v vipsthumbnail >/dev/null || missing+=(libvips-tools)
 command -v convert >/dev/null && convert -version 2>/dev/null | grep -q ImageMagick || missing+=(imagemagick)
@@ -17,6 +19,10 @@ fi
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import PIL, sys; sys.exit(PIL.__version__ != '$PILLOW_VERSION')" 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "pillow==$PILLOW_VERSION"
+fi
+if ! .venv/bin/python -c "import ssimulacra2, matplotlib, scipy" 2>/dev/null; then
+  # shellcheck disable=SC2086
+  .venv/bin/pip install -q --disable-pip-version-check $SCORING
 fi
 if [ ! -d node_modules/sharp ]; then
   npm install --no-audit --no-fund --silent

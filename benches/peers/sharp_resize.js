@@ -1,21 +1,33 @@
 // sharp doing what `imgtool resize` does: one process, every input, every width.
 // Usage: node sharp_resize.js OUTDIR FORMAT QUALITY WIDTHS INPUT...
-// (WIDTHS comma-separated; FORMAT jpeg|png|webp; outputs OUTDIR/<stem>-<w>.<ext>)
+// (WIDTHS comma-separated; FORMAT jpeg|png|webp|avif; outputs OUTDIR/<stem>-<w>.<ext>)
+// Environment: SHARP_ANIMATED=1 keeps every frame (sharp's `animated` input option);
+// SHARP_MOZJPEG=1 sets `mozjpeg: true` on JPEG output (trellis quantisation and the other
+// mozjpeg size tools); SHARP_PNG_LEVEL=N sets PNG's zlib `compressionLevel` (sharp's
+// default is 6).
 const sharp = require("sharp");
 const path = require("path");
 const [outDir, format, quality, widths, ...inputs] = process.argv.slice(2);
-const ext = { jpeg: "jpg", png: "png", webp: "webp" }[format];
+const ext = { jpeg: "jpg", png: "png", webp: "webp", avif: "avif" }[format];
 sharp.cache(false);
+function encode(p) {
+  if (format === "png") {
+    const level = process.env.SHARP_PNG_LEVEL;
+    return p.png(level === undefined ? {} : { compressionLevel: Number(level) });
+  }
+  const options = { quality: Number(quality) };
+  if (format === "jpeg" && process.env.SHARP_MOZJPEG === "1") options.mozjpeg = true;
+  return p[format](options);
+}
 async function one(input) {
   const stem = path.basename(input, path.extname(input));
-  // SHARP_ANIMATED=1: every frame (sharp's `animated` input option).
   const animated = process.env.SHARP_ANIMATED === "1";
-  const src = sharp(input, { limitInputPixels: false, animated });
+  // autoOrient: EXIF orientation applied, as imgtool, vipsthumbnail and ImageMagick's -auto-orient do.
+  const src = sharp(input, { limitInputPixels: false, animated, autoOrient: true });
   await Promise.all(
     widths.split(",").map((w) => {
-      let p = src.clone().resize({ width: Number(w), withoutEnlargement: true });
-      p = format === "png" ? p.png() : p[format]({ quality: Number(quality) });
-      return p.toFile(path.join(outDir, `${stem}-${w}.${ext}`));
+      const p = src.clone().resize({ width: Number(w), withoutEnlargement: true });
+      return encode(p).toFile(path.join(outDir, `${stem}-${w}.${ext}`));
     })
   );
 }
