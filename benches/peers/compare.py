@@ -4,13 +4,14 @@ ImageMagick, on the same inputs, making the same outputs, on the same machine, i
 
 Each workload runs every tool once per round, rounds interleaved (after one warm-up round),
 and reports medians of wall time, CPU time (user+sys of the process and all its threads and
-children) and peak RSS, measured with os.wait4. Output dimensions are compared with
+children) and peak RSS, measured with os.wait4; and the last round's output bytes and mean
+SSIMULACRA2 against quality.py's reference (when run under the peers' venv). Output dimensions are compared with
 imgtool's before any figure is printed; a tool that fails a workload is reported as such.
 
 Usage:
   bash benches/peers/setup.sh            # installs the peers (idempotent)
   cargo build --release -p imgtool
-  python3 benches/peers/compare.py [--rounds 5] [--only W1,W5] [--tools imgtool,vipsthumbnail]
+  benches/peers/.venv/bin/python benches/peers/compare.py [--rounds 5] [--only W1,W5] [--tools imgtool,vipsthumbnail]
 
 Inputs come from ../shared/corpus (see its SOURCES.md); missing ones are generated with vips
 (a noisy image of the same size). W5's 50 images are made from the W1 photo (alternately
@@ -163,6 +164,23 @@ def t_magick(inputs, widths, fmt, q, out, anim=False):
     return [cmd], outs + [o]
 
 
+def make_scorer():
+    """Mean SSIMULACRA2 of (source, output) pairs against quality.py's reference (Pillow's
+    full decode + Lanczos3; an animation's first frame), or None without the scoring
+    packages (run under benches/peers/.venv/bin/python, which setup.sh equips)."""
+    try:
+        import quality
+    except ImportError as e:
+        print(f"scores not computed ({e}): run with benches/peers/.venv/bin/python", file=sys.stderr)
+        return None
+    cache = ROOT / "target" / "peers-inputs" / "references"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def f(pairs):
+        return statistics.mean(quality.score_one((src, out, cache)) for src, out in pairs)
+    return f
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -213,6 +231,7 @@ def main():
         samples = {t: [] for t in tools}
         errors = {}
         outputs = {}
+        kept = {}
         for r in range(a.rounds + 1):
             for t, f in tools.items():
                 if t in errors:
@@ -239,13 +258,30 @@ def main():
                         outputs[t] = sorted(dims(o) for o in outs)
                         if r:
                             samples[t].append((wall, cpu, rss))
+                        if r == a.rounds:  # the last round's outputs are kept for scoring
+                            per = len(outs) // len(inputs)
+                            kept[t] = (out, [(inputs[i // per], o) for i, o in enumerate(outs)])
+                            continue
                 shutil.rmtree(out, ignore_errors=True)
         ref = outputs.get("imgtool")
         for t, got in outputs.items():
             if ref is not None and got != ref and t not in errors:
                 errors[t] = f"output sizes differ from imgtool's: {got[:3]} vs {ref[:3]}"
         med = {t: tuple(statistics.median(s[i] for s in samples[t]) for i in range(3)) for t in tools if samples[t] and t not in errors}
-        results.append((wid, title, len(inputs), med, errors))
+        # An animation is not scored: its first frame alone says little (test_anim.py compares
+        # every frame against libvips).
+        results.append((wid, title, len(inputs), med, errors, kept, anim))
+
+    # Scores after every timing: the scoring imports (numpy, Pillow) would otherwise raise
+    # the peak RSS every later child inherits from this process.
+    scorer = make_scorer()
+    for i, (wid, title, n, med, errors, kept, anim) in enumerate(results):
+        quality = {}
+        for t, (out, pairs) in kept.items():
+            size = sum(o.stat().st_size for _, o in pairs)
+            quality[t] = (size, scorer(pairs) if scorer and t not in errors and not anim else None)
+            shutil.rmtree(out, ignore_errors=True)
+        results[i] = (wid, title, n, med, errors, quality)
 
     def version(cmd):
         try:
@@ -260,20 +296,22 @@ def main():
           f"Pillow {version([str(HERE / '.venv/bin/python'), '-c', 'import PIL; print(PIL.__version__)'])}; "
           f"{version(['convert', '-version'])}")
     print(f"Rounds: {a.rounds} (medians), interleaved, after one warm-up round\n")
-    print("| workload | tool | wall ms | CPU ms | peak RSS MB | images/s |")
-    print("|---|---|---:|---:|---:|---:|")
-    for wid, title, n, med, errors in results:
+    print("| workload | tool | wall ms | CPU ms | peak RSS MB | images/s | output KB | score |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for wid, title, n, med, errors, quality in results:
         for t in tools:
             if t in med:
                 wall, cpu, rss = med[t]
-                print(f"| {wid} {title} | {t} | {wall*1000:.0f} | {cpu*1000:.0f} | {rss/1024:.1f} | {n/wall:.1f} |")
+                kb, sc = quality.get(t, (0, None))
+                sc = "n/a" if sc is None else f"{sc:.1f}"
+                print(f"| {wid} {title} | {t} | {wall*1000:.0f} | {cpu*1000:.0f} | {rss/1024:.1f} | {n/wall:.1f} | {kb/1000:.1f} | {sc} |")
             else:
-                print(f"| {wid} {title} | {t} | failed: {errors.get(t, 'no samples')} | | | |")
+                print(f"| {wid} {title} | {t} | failed: {errors.get(t, 'no samples')} | | | | | |")
     peers = [t for t in tools if t != "imgtool"]
     print("\nRatios imgtool / peer (below 1 means imgtool uses less):\n")
     print("| workload | peer | CPU | wall | peak RSS |")
     print("|---|---|---:|---:|---:|")
-    for wid, title, n, med, errors in results:
+    for wid, title, n, med, errors, _ in results:
         if "imgtool" not in med:
             continue
         i = med["imgtool"]

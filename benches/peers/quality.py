@@ -8,7 +8,7 @@ and their SSIMULACRA2 score (mean over the outputs) against a reference none of 
 made: Pillow's full decode of the source (no shrink-on-load; EXIF orientation applied; an
 embedded ICC profile converted to sRGB by LittleCMS) resized to the same size with Lanczos3.
 From each tool's sweep, bytes and CPU are interpolated (piecewise linearly, log bytes) at
-fixed scores, and a BD-rate-style figure (the mean bytes difference over the score range
+two scores per workload, chosen inside the range every tool's sweep reaches, and a BD-rate-style figure (the mean bytes difference over the score range
 both tools cover) is computed against imgtool. A plot of bytes and CPU against score is
 written beside the tables.
 
@@ -24,10 +24,11 @@ Usage:
 Workloads:
   P  12 camera originals (5.5-24 MP, the differential corpus's photos) -> 720 and 256 px JPEG
   L  the Lambda's default job: a 12 MP photo -> 1600/800/200 px WebP
-  A  5 of the photos -> 800 px AVIF
+  A  5 of the photos -> 800 px AVIF (imgtool at its default speed 9, and at 8 and 10)
   Z  W3's 2048x1536 RGBA PNG -> 256 px PNG, every tool at zlib level 6 (lossless: one point)
 """
 import argparse
+import json
 import math
 import os
 import shutil
@@ -52,6 +53,11 @@ ROOT = compare.ROOT
 EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 PHOTOS = ROOT / ".cache" / "corpus" / "photos"
 Image.MAX_IMAGE_PIXELS = None
+try:  # HEIC sources (compare.py's W7) for the reference
+    import pillow_heif
+    pillow_heif.register_heif_opener()
+except ImportError:
+    pass
 
 
 # --- the tools: (inputs, widths, fmt, q, out) -> (commands, outputs, environment) -----------
@@ -221,7 +227,7 @@ def main():
     ap.add_argument("--only", default="P,L,A,Z")
     ap.add_argument("--plot", default=str(HERE / "equal-quality.png"))
     ap.add_argument("--qualities", default="", help="override every lossy sweep, e.g. 60,80 (a quick check)")
-    ap.add_argument("--targets", default="70,80", help="scores at which bytes and CPU are compared")
+    ap.add_argument("--json", default="", help="also write the raw figures here")
     a = ap.parse_args()
     scratch = ROOT / "target" / "peers-quality"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -241,27 +247,27 @@ def main():
     workloads = [
         ("P", f"{len(photos)} camera originals -> 720 + 256 px JPEG", photos, [720, 256], "jpeg",
          {**base, "imgtool small": imgtool(it, "small"), "sharp mozjpeg": sharp({"SHARP_MOZJPEG": "1"})},
-         [50, 60, 70, 80, 90]),
+         [50, 60, 70, 80, 90], [65, 75]),
         ("L", "Lambda default job: 12 MP JPEG -> 1600/800/200 px WebP", [lam], [1600, 800, 200], "webp", base,
-         [50, 60, 70, 80, 90]),
+         [50, 60, 70, 80, 90], [60, 70]),
         ("A", f"{len(avif_in)} photos -> 800 px AVIF", avif_in, [800], "avif",
-         {"imgtool": imgtool(it), "imgtool speed10": imgtool(it, "speed10"), "imgtool speed6": imgtool(it, "speed6"),
+         {"imgtool": imgtool(it), "imgtool speed8": imgtool(it, "speed8"), "imgtool speed10": imgtool(it, "speed10"),
           "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow},
-         [40, 50, 60, 70, 80]),
+         [40, 50, 60, 70, 80], [70, 75]),
         ("Z", "2048x1536 RGBA PNG -> 256 px PNG, zlib level 6 for all", [png], [256], "png",
          {"imgtool": imgtool(it, "z1"), "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow, "ImageMagick": magick},
-         [0]),
+         [0], []),
     ]
     if a.qualities:
         qs = [int(q) for q in a.qualities.split(",")]
-        workloads = [(*w[:6], qs if w[4] != "png" else w[6]) for w in workloads]
+        workloads = [(*w[:6], qs if w[4] != "png" else w[6], w[7]) for w in workloads]
     keep = set(a.only.split(","))
     workloads = [w for w in workloads if w[0] in keep]
 
     results = {}  # wid -> tool -> [(q, score, bytes, cpu, wall, rss)]
     failures = {}
     pending = []  # (wid, tool, q, [(src, candidate)])
-    for wid, title, inputs, widths, fmt, tools, qs in workloads:
+    for wid, title, inputs, widths, fmt, tools, qs, _ in workloads:
         print(f"{wid}: {title}", file=sys.stderr)
         results[wid] = {t: [] for t in tools}
         failures[wid] = {}
@@ -291,11 +297,12 @@ def main():
         results[wid][t][idx][1] = statistics.mean(s)
     shutil.rmtree(scratch, ignore_errors=True)
 
-    targets = [float(x) for x in a.targets.split(",")]
+    if a.json:
+        Path(a.json).write_text(json.dumps({"results": results, "failures": failures}, indent=1))
     print(f"Machine: {compare.cpu_model()}, {os.cpu_count()} cores. Rounds: {a.rounds} (CPU medians), "
           f"interleaved, one warm-up round per workload. Score: SSIMULACRA2, mean over the outputs, against "
           f"Pillow's full decode + Lanczos3.\n")
-    for wid, title, inputs, widths, fmt, tools, qs in workloads:
+    for wid, title, inputs, widths, fmt, tools, qs, targets in workloads:
         print(f"### {wid}: {title}\n")
         print("| tool | q | score | KB | CPU ms | wall ms |")
         print("|---|---:|---:|---:|---:|---:|")
@@ -347,7 +354,7 @@ def plot(workloads, results, path):
         return
     colours = {"imgtool": "tab:blue", "vipsthumbnail": "tab:orange", "sharp": "tab:green", "Pillow": "tab:red",
                "ImageMagick": "tab:purple"}
-    variant = {"small": "o", "mozjpeg": "s", "speed10": "^", "speed6": "v", "speed9": "D", "depth8": "x"}
+    variant = {"small": "o", "mozjpeg": "s", "speed10": "^", "speed8": "v"}
     fig, axes = plt.subplots(2, len(lossy), figsize=(5.2 * len(lossy), 8), squeeze=False)
     for col, (wid, title, *_rest) in enumerate(lossy):
         top, bottom = axes[0][col], axes[1][col]

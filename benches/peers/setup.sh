@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PILLOW_VERSION=13.0.0
-SCORING="numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 matplotlib==3.11.2"
+SCORING="numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 matplotlib==3.11.2 pillow-heif==1.8.1"
 missing=()
 command -v vipsthumbnail >/dev/null || missing+=(libvips-tools)
 command -v convert >/dev/null && convert -version 2>/dev/null | grep -q ImageMagick || missing+=(imagemagick)
@@ -20,7 +20,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import PIL, sys; sys.exit
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "pillow==$PILLOW_VERSION"
 fi
-if ! .venv/bin/python -c "import ssimulacra2, matplotlib, scipy" 2>/dev/null; then
+if ! .venv/bin/python -c "import ssimulacra2, matplotlib, scipy, pillow_heif" 2>/dev/null; then
   # shellcheck disable=SC2086
   .venv/bin/pip install -q --disable-pip-version-check $SCORING
 fi

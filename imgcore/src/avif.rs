@@ -1465,6 +1465,20 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_speeds_write_8_bit_av1_and_the_slower_ones_10_bit() {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+        }));
+        for (speed, bits) in [(10, 8), (9, 8), (8, 10), (6, 10)] {
+            let out = crate::encode::encode_avif(img.clone(), 60, speed).unwrap();
+            let hdr = read_header(&out).unwrap();
+            assert_eq!(hdr.bit_depth, bits, "speed {speed}");
+            assert_eq!((hdr.width, hdr.height), (64, 48));
+        }
+        assert_eq!(crate::OutputSpec::default().avif_speed, 9);
+    }
+
+    #[test]
     fn a_mif1_major_brand_is_read_as_avif() {
         let mut bytes = include_bytes!("../../fixtures/avif-8x8.avif").to_vec();
         bytes[8..12].copy_from_slice(b"mif1");
