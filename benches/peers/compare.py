@@ -150,10 +150,10 @@ def t_magick(inputs, widths, fmt, q, out, anim=False):
     if len(inputs) > 1:
         # mogrify: one process over the folder, ImageMagick's own batch tool (OpenMP threads).
         (w,) = widths
-        cmd = ["mogrify", "-path", str(out), "-format", EXT[fmt], "-resize", f"{w}x", *qual, "-strip", *map(str, inputs)]
+        cmd = ["mogrify", "-path", str(out), "-format", EXT[fmt], "-auto-orient", "-resize", f"{w}x", *qual, "-strip", *map(str, inputs)]
         return [cmd], [out / f"{p.stem}.{EXT[fmt]}" for p in inputs]
     (inp,) = inputs
-    cmd = ["convert", str(inp)]
+    cmd = ["convert", str(inp), "-auto-orient"]
     outs = []
     for w in widths[:-1]:
         o = out / f"{inp.stem}-{w}.{EXT[fmt]}"
@@ -177,7 +177,11 @@ def make_scorer():
     cache.mkdir(parents=True, exist_ok=True)
 
     def f(pairs):
-        return statistics.mean(quality.score_one((src, out, cache)) for src, out in pairs)
+        try:
+            return statistics.mean(quality.score_one((src, out, cache)) for src, out in pairs)
+        except Exception as e:  # noqa: BLE001 - one unscorable output must not lose the run
+            print(f"not scored: {pairs[0][1].name}: {e}", file=sys.stderr)
+            return None
     return f
 
 

@@ -22,9 +22,11 @@ Usage:
       [--plot benches/peers/equal-quality.png] > report.md
 
 Workloads:
-  P  12 camera originals (5.5-24 MP, the differential corpus's photos) -> 720 and 256 px JPEG
-  L  the Lambda's default job: a 12 MP photo -> 1600/800/200 px WebP
-  A  5 of the photos -> 800 px AVIF (imgtool at its default speed 9, and at 8 and 10)
+  P  the differential corpus's 12 photos (6-24 MP: 4 camera originals with their EXIF, and 8
+     photographers' pictures from Debian's lomiri-wallpapers, without EXIF) -> 720 and 256 px JPEG
+  L  the Lambda's default job: a 12 MP photo (one of the wallpapers) -> 1600/800/200 px WebP
+  A  5 of the photos -> 800 px AVIF (imgtool at its default speed 9, and at 8 and 10; sharp at
+     its default effort 4 and at effort 2)
   Z  W3's 2048x1536 RGBA PNG -> 256 px PNG, every tool at zlib level 6 (lossless: one point)
 """
 import argparse
@@ -37,16 +39,15 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from io import BytesIO
 from pathlib import Path
 
-from PIL import Image, ImageCms, ImageOps
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import compare  # noqa: E402  (the timing, corpus and CPU helpers)
 
 sys.path.insert(0, str(compare.ROOT / "tests" / "differential"))
-from oracle import score  # noqa: E402  (SSIMULACRA2; alpha scored on two backgrounds)
+from oracle import run_pillow, score  # noqa: E402  (the Pillow oracle; SSIMULACRA2, alpha on two backgrounds)
 
 HERE = compare.HERE
 ROOT = compare.ROOT
@@ -108,25 +109,20 @@ def run_env(cmd, env):
 
 
 # --- the reference -------------------------------------------------------------------------
-SRGB = ImageCms.createProfile("sRGB")
+REFERENCE_VERSION = 2  # bump when the reference changes: cached files are keyed by it
 
 
 def reference(src: Path, size, cache: Path) -> Path:
-    """Pillow's full decode of src, oriented, in sRGB, Lanczos3 to size; cached as PNG."""
-    out = cache / f"{src.stem}-{size[0]}x{size[1]}.png"
+    """The differential suite's Pillow oracle (full decode, EXIF orientation, ICC to sRGB by
+    LittleCMS, CMYK and 16-bit grey handled, Lanczos3 to exactly `size`), cached as PNG
+    under a key of the source's name, size and mtime and the reference's version."""
+    st = src.stat()
+    out = cache / f"{src.stem}-{st.st_size}-{st.st_mtime_ns}-v{REFERENCE_VERSION}-{size[0]}x{size[1]}.png"
     if out.exists():
         return out
-    with Image.open(src) as im:
-        im.load()
-        icc = im.info.get("icc_profile")
-        alpha = "A" in im.getbands() or "transparency" in im.info
-        im = ImageOps.exif_transpose(im).convert("RGBA" if alpha else "RGB")
-        if icc:
-            try:
-                im = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(BytesIO(icc)), SRGB)
-            except ImageCms.PyCMSError:
-                pass  # an unusable profile: the pixels as they are (as every tool does)
-        im.resize(size, Image.LANCZOS, reducing_gap=None).save(out)
+    with tempfile.TemporaryDirectory(dir=cache) as t:
+        made = run_pillow(src, Path(t), tuple(size)).path
+        os.replace(made, out)  # atomic: an interrupted run leaves no half-written reference
     return out
 
 
@@ -178,6 +174,20 @@ def measure(tools, inputs, widths, fmt, q, rounds, scratch, warm):
             continue
         med[t] = (statistics.median(s[0] for s in samples[t]), statistics.median(s[1] for s in samples[t]),
                   max(s[2] for s in samples[t]), last[t])
+    # Equal output sizes or no figures: a smaller output would score well and cost fewer bytes.
+    sizes = {}
+    for t, m in med.items():
+        sizes[t] = []
+        for p in inputs:
+            for w in widths:
+                with Image.open(m[3] / f"{p.stem}-{w}.{EXT[fmt]}") as im:
+                    sizes[t].append(im.size)
+    ref = sizes.get("imgtool")
+    for t in list(med):
+        if ref is not None and sizes[t] != ref:
+            diff = next((a, b) for a, b in zip(sizes[t], ref) if a != b)
+            errors[t] = f"output sizes differ from imgtool's: {diff[0]} vs {diff[1]}"
+            shutil.rmtree(med.pop(t)[3], ignore_errors=True)
     return med, errors
 
 
@@ -216,6 +226,8 @@ def bd_rate(ref, test):
         s = lo + (hi - lo) * i / n
         a = interp([(p[0], math.log(p[1])) for p in ref], s)
         b = interp([(p[0], math.log(p[1])) for p in test], s)
+        if a is None or b is None:
+            return None
         acc += (b - a) * (0.5 if i in (0, n) else 1.0)
     return (math.exp(acc / n) - 1.0) * 100.0, lo, hi
 
@@ -245,14 +257,15 @@ def main():
     it = a.imgtool
     base = {"imgtool": imgtool(it), "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow, "ImageMagick": magick}
     workloads = [
-        ("P", f"{len(photos)} camera originals -> 720 + 256 px JPEG", photos, [720, 256], "jpeg",
+        ("P", f"{len(photos)} photos (4 camera originals) -> 720 + 256 px JPEG", photos, [720, 256], "jpeg",
          {**base, "imgtool small": imgtool(it, "small"), "sharp mozjpeg": sharp({"SHARP_MOZJPEG": "1"})},
          [50, 60, 70, 80, 90], [65, 75]),
         ("L", "Lambda default job: 12 MP JPEG -> 1600/800/200 px WebP", [lam], [1600, 800, 200], "webp", base,
          [50, 60, 70, 80, 90], [60, 70]),
         ("A", f"{len(avif_in)} photos -> 800 px AVIF", avif_in, [800], "avif",
          {"imgtool": imgtool(it), "imgtool speed8": imgtool(it, "speed8"), "imgtool speed10": imgtool(it, "speed10"),
-          "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow},
+          "vipsthumbnail": vips, "sharp": sharp(), "sharp effort2": sharp({"SHARP_AVIF_EFFORT": "2"}),
+          "Pillow": pillow},
          [40, 50, 60, 70, 80], [70, 75]),
         ("Z", "2048x1536 RGBA PNG -> 256 px PNG, zlib level 6 for all", [png], [256], "png",
          {"imgtool": imgtool(it, "z1"), "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow, "ImageMagick": magick},
@@ -342,7 +355,8 @@ def main():
               "for the same score, averaged over the score range both sweeps cover.\n")
     if a.plot:
         plot(workloads, results, a.plot)
-        print(f"Plot: `{Path(a.plot).resolve().relative_to(ROOT)}`")
+        shown = Path(a.plot).resolve()
+        print(f"Plot: `{shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown}`")
 
 
 def plot(workloads, results, path):
@@ -354,7 +368,8 @@ def plot(workloads, results, path):
         return
     colours = {"imgtool": "tab:blue", "vipsthumbnail": "tab:orange", "sharp": "tab:green", "Pillow": "tab:red",
                "ImageMagick": "tab:purple"}
-    variant = {"small": "o", "mozjpeg": "s", "speed10": "^", "speed8": "v"}
+    variant = {"small": ("o", "--"), "mozjpeg": ("s", "--"), "speed10": ("^", ":"), "speed8": ("v", "--"),
+               "effort2": ("^", ":")}
     fig, axes = plt.subplots(2, len(lossy), figsize=(5.2 * len(lossy), 8), squeeze=False)
     for col, (wid, title, *_rest) in enumerate(lossy):
         top, bottom = axes[0][col], axes[1][col]
@@ -363,8 +378,8 @@ def plot(workloads, results, path):
                 continue
             r = sorted(r, key=lambda p: p[1])
             name, _, flags = t.partition(" ")
-            style = dict(color=colours.get(name, "tab:gray"), linestyle="--" if flags else "-",
-                         marker=variant.get(flags.split(",")[0], "o") if flags else "o", ms=3, label=t)
+            marker, line = variant.get(flags, ("o", "--")) if flags else ("o", "-")
+            style = dict(color=colours.get(name, "tab:gray"), linestyle=line, marker=marker, ms=3, label=t)
             top.plot([p[1] for p in r], [p[2] / 1000 for p in r], **style)
             bottom.plot([p[1] for p in r], [p[3] * 1000 for p in r], **style)
         top.set_title(f"{wid}: {title}", fontsize=9)

@@ -3,7 +3,8 @@
 // (WIDTHS comma-separated; FORMAT jpeg|png|webp|avif; outputs OUTDIR/<stem>-<w>.<ext>)
 // Environment: SHARP_ANIMATED=1 keeps every frame (sharp's `animated` input option);
 // SHARP_MOZJPEG=1 sets `mozjpeg: true` on JPEG output (trellis quantisation and the other
-// mozjpeg size tools); SHARP_PNG_LEVEL=N sets PNG's zlib `compressionLevel` (sharp's
+// mozjpeg size tools); SHARP_AVIF_EFFORT=N sets AVIF's `effort` (0-9, sharp's default 4);
+// SHARP_PNG_LEVEL=N sets PNG's zlib `compressionLevel` (sharp's
 // default is 6).
 const sharp = require("sharp");
 const path = require("path");
@@ -17,6 +18,9 @@ function encode(p) {
   }
   const options = { quality: Number(quality) };
   if (format === "jpeg" && process.env.SHARP_MOZJPEG === "1") options.mozjpeg = true;
+  if (format === "avif" && process.env.SHARP_AVIF_EFFORT !== undefined) {
+    options.effort = Number(process.env.SHARP_AVIF_EFFORT);
+  }
   return p[format](options);
 }
 async function one(input) {

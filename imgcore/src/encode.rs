@@ -241,7 +241,8 @@ pub(crate) fn encode_avif(img: DynamicImage, quality: u8, speed: u8) -> Result<V
     let img = to_8bit(img);
     let (w, h) = (img.width() as usize, img.height() as usize);
     // 10-bit AV1 (ravif's choice) is about 2 % smaller at equal SSIMULACRA2 but costs about
-    // twice the CPU at speed 9; the fast speeds take the cheap one (benches/peers/quality.py).
+    // twice the CPU at speed 9; the fast speeds take the cheap one (BENCHMARKS.md, "AVIF
+    // encoder settings").
     let depth = if speed >= 9 {
         ravif::BitDepth::Eight
     } else {
