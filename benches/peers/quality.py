@@ -102,6 +102,11 @@ def magick(inputs, widths, fmt, q, out):
     return cmds, None
 
 
+def output_paths(out, inputs, widths, fmt):
+    """The files a tool writes into `out`, input by input, width by width."""
+    return [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
+
+
 def run_env(cmd, env):
     if not env:
         return compare.run(cmd)
@@ -154,8 +159,7 @@ def measure(tools, inputs, widths, fmt, q, rounds, scratch, warm):
                     errors[t] = err
                     break
                 wall, cpu, rss = wall + w_, cpu + c_, max(rss, m_)
-            expected = [out / f"{p.stem}-{w}.{EXT[fmt]}" for p in inputs for w in widths]
-            missing = [o for o in expected if not o.exists()]
+            missing = [o for o in output_paths(out, inputs, widths, fmt) if not o.exists()]
             if t not in errors and missing:
                 errors[t] = f"missing output {missing[0].name}"
             if t in errors:
@@ -178,10 +182,9 @@ def measure(tools, inputs, widths, fmt, q, rounds, scratch, warm):
     sizes = {}
     for t, m in med.items():
         sizes[t] = []
-        for p in inputs:
-            for w in widths:
-                with Image.open(m[3] / f"{p.stem}-{w}.{EXT[fmt]}") as im:
-                    sizes[t].append(im.size)
+        for o in output_paths(m[3], inputs, widths, fmt):
+            with Image.open(o) as im:
+                sizes[t].append(im.size)
     ref = sizes.get("imgtool")
     for t in list(med):
         if ref is not None and sizes[t] != ref:
@@ -222,10 +225,12 @@ def bd_rate(ref, test):
         return None
     n = 200
     acc = 0.0
+    log_ref = [(p[0], math.log(p[1])) for p in ref]
+    log_test = [(p[0], math.log(p[1])) for p in test]
     for i in range(n + 1):
         s = lo + (hi - lo) * i / n
-        a = interp([(p[0], math.log(p[1])) for p in ref], s)
-        b = interp([(p[0], math.log(p[1])) for p in test], s)
+        a = interp(log_ref, s)
+        b = interp(log_test, s)
         if a is None or b is None:
             return None
         acc += (b - a) * (0.5 if i in (0, n) else 1.0)
@@ -289,7 +294,8 @@ def main():
             med, errors = measure(live, inputs, widths, fmt, q, a.rounds, scratch, warm=(i == 0))
             failures[wid].update(errors)
             for t, (cpu, wall, rss, out) in med.items():
-                files = [(p, out / f"{p.stem}-{w}.{EXT[fmt]}") for p in inputs for w in widths]
+                sources = [p for p in inputs for _ in widths]
+                files = list(zip(sources, output_paths(out, inputs, widths, fmt)))
                 size = sum(f.stat().st_size for _, f in files)
                 results[wid][t].append([q, None, size, cpu, wall, rss])
                 pending.append((wid, t, len(results[wid][t]) - 1, files))
