@@ -62,13 +62,13 @@ except ImportError:
 
 
 # --- the tools: (inputs, widths, fmt, q, out) -> (commands, outputs, environment) -----------
-def imgtool(binary, flags=""):
+def imgtool(binary, flags="", env=None):
     def f(inputs, widths, fmt, q, out):
         extra = f",{flags}" if flags else ""
         qual = "" if fmt == "png" else f",q{q}"
         spec = ";".join(f"{w},{fmt}{qual}{extra}" for w in widths)
         cmd = [binary, "resize", *map(str, inputs), "--out", str(out), "--spec", spec, "--quiet", "--force"]
-        return [cmd], None
+        return [cmd], env
     return f
 
 
@@ -269,8 +269,8 @@ def main():
          [50, 60, 70, 80, 90], [60, 70]),
         ("A", f"{len(avif_in)} photos -> 800 px AVIF", avif_in, [800], "avif",
          {"imgtool": imgtool(it), "imgtool speed8": imgtool(it, "speed8"), "imgtool speed10": imgtool(it, "speed10"),
-          "vipsthumbnail": vips, "sharp": sharp(), "sharp effort2": sharp({"SHARP_AVIF_EFFORT": "2"}),
-          "Pillow": pillow},
+          "imgtool yuv444": imgtool(it, "yuv444"), "vipsthumbnail": vips, "sharp": sharp(),
+          "sharp effort2": sharp({"SHARP_AVIF_EFFORT": "2"}), "Pillow": pillow},
          [40, 50, 60, 70, 80], [70, 75]),
         ("Z", "2048x1536 RGBA PNG -> 256 px PNG, zlib level 6 for all", [png], [256], "png",
          {"imgtool": imgtool(it, "z1"), "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow, "ImageMagick": magick},

@@ -1465,17 +1465,53 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_speeds_write_8_bit_av1_and_the_slower_ones_10_bit() {
-        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(64, 48, |x, y| {
-            image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
-        }));
-        for (speed, bits) in [(10, 8), (9, 8), (8, 10), (6, 10)] {
-            let out = crate::encode::encode_avif(img.clone(), 60, speed).unwrap();
-            let hdr = read_header(&out).unwrap();
-            assert_eq!(hdr.bit_depth, bits, "speed {speed}");
-            assert_eq!((hdr.width, hdr.height), (64, 48));
+    fn avif_output_is_8_bit_4_2_0_unless_full_chroma_is_asked_and_decodes_back() {
+        // Odd sizes: the half-size chroma planes round up.
+        let (w, h) = (65, 47);
+        let rgba = image::RgbaImage::from_fn(w, h, |x, y| {
+            image::Rgba([
+                (x * 3) as u8,
+                (y * 5) as u8,
+                128,
+                if x < 20 { 0 } else { 255 },
+            ])
+        });
+        let opaque = DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba.clone()).into_rgb8());
+        for (img, alpha) in [(opaque, false), (DynamicImage::ImageRgba8(rgba), true)] {
+            for (speed, full, layout) in [
+                (10, false, Layout::I420),
+                (9, false, Layout::I420),
+                (6, false, Layout::I420),
+                (9, true, Layout::I444),
+            ] {
+                let out = crate::encode::encode_avif(img.clone(), 90, speed, full).unwrap();
+                let hdr = read_header(&out).unwrap();
+                let what = format!("speed {speed}, full chroma {full}, alpha {alpha}");
+                assert_eq!(hdr.bit_depth, 8, "{what}");
+                assert_eq!(hdr.layout, layout, "{what}");
+                assert_eq!((hdr.width, hdr.height, hdr.alpha), (w, h, alpha), "{what}");
+                assert!(hdr.full_range, "{what}");
+                let back = hdr.decode(u64::MAX, 1).unwrap();
+                assert_eq!((back.width(), back.height()), (w, h), "{what}");
+                assert_eq!(back.color().has_alpha(), alpha, "{what}");
+                // Pixel by pixel within a lossy tolerance, away from the alpha edge (x 18-21)
+                // where 4:2:0 shares chroma across it.
+                let (a, b) = (img.to_rgba8(), back.to_rgba8());
+                let mut worst = 0u8;
+                for (x, y, p) in a.enumerate_pixels() {
+                    if (18..22).contains(&x) || (alpha && p.0[3] == 0) {
+                        continue;
+                    }
+                    let q = b.get_pixel(x, y);
+                    for c in 0..4 {
+                        worst = worst.max(p.0[c].abs_diff(q.0[c]));
+                    }
+                }
+                assert!(worst <= 12, "{what}: largest difference {worst}");
+            }
         }
         assert_eq!(crate::OutputSpec::default().avif_speed, 9);
+        assert!(!crate::OutputSpec::default().full_chroma);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Encoders: JPEG (mozjpeg, libjpeg-turbo settings), PNG (image/png), WebP (libwebp),
-//! AVIF (ravif/rav1e).
+//! AVIF (rav1e, in `avif_enc`).
 
 use crate::format::ImageFormat;
 use crate::spec::OutputSpec;
@@ -229,52 +229,29 @@ pub(crate) fn encode(
             webp_with_metadata(&mem, w, h, img.color().has_alpha(), embed.icc, embed.exif)
                 .ok_or_else(|| Error::encode(format, "cannot add metadata chunks"))
         }
-        ImageFormat::Avif => encode_avif(img, quality, spec.avif_speed),
+        ImageFormat::Avif => encode_avif(img, quality, spec.avif_speed, spec.full_chroma),
         other => Err(Error::encode(other, "not an output format")),
     }
 }
 
 #[cfg(feature = "avif")]
-pub(crate) fn encode_avif(img: DynamicImage, quality: u8, speed: u8) -> Result<Vec<u8>> {
-    use ravif::{Encoder, Img};
-    let f = ImageFormat::Avif;
-    let img = to_8bit(img);
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    // 10-bit AV1 (ravif's choice) is about 2 % smaller at equal SSIMULACRA2 but costs about
-    // twice the CPU at speed 9; the fast speeds take the cheap one (BENCHMARKS.md, "AVIF
-    // encoder settings").
-    let depth = if speed >= 9 {
-        ravif::BitDepth::Eight
+pub(crate) fn encode_avif(
+    img: DynamicImage,
+    quality: u8,
+    speed: u8,
+    full_chroma: bool,
+) -> Result<Vec<u8>> {
+    use crate::avif_enc::{encode, Chroma};
+    let chroma = if full_chroma {
+        Chroma::Full
     } else {
-        ravif::BitDepth::Auto
+        Chroma::Half
     };
-    let enc = Encoder::new()
-        .with_quality(f32::from(quality))
-        .with_alpha_quality(f32::from(quality))
-        .with_speed(speed)
-        .with_bit_depth(depth)
-        .with_num_threads(Some(1));
-    let out = if img.color().has_alpha() {
-        let rgba = img.into_rgba8();
-        let px: Vec<ravif::RGBA8> = rgba
-            .pixels()
-            .map(|p| ravif::RGBA8::new(p.0[0], p.0[1], p.0[2], p.0[3]))
-            .collect();
-        enc.encode_rgba(Img::new(&px[..], w, h))
-    } else {
-        let rgb = img.into_rgb8();
-        let px: Vec<ravif::RGB8> = rgb
-            .pixels()
-            .map(|p| ravif::RGB8::new(p.0[0], p.0[1], p.0[2]))
-            .collect();
-        enc.encode_rgb(Img::new(&px[..], w, h))
-    };
-    out.map(|e| e.avif_file)
-        .map_err(|e| Error::encode(f, e.to_string()))
+    encode(to_8bit(img), quality, speed, chroma)
 }
 
 #[cfg(not(feature = "avif"))]
-fn encode_avif(_img: DynamicImage, _quality: u8, _speed: u8) -> Result<Vec<u8>> {
+fn encode_avif(_img: DynamicImage, _quality: u8, _speed: u8, _full: bool) -> Result<Vec<u8>> {
     Err(Error::encode(
         ImageFormat::Avif,
         "this build has no AVIF encoder (feature `avif`)",

@@ -6,6 +6,8 @@ mod alloc;
 mod anim;
 #[cfg(feature = "avif")]
 mod avif;
+#[cfg(feature = "avif")]
+mod avif_enc;
 mod color;
 mod container;
 mod encode;

@@ -1,0 +1,240 @@
+//! AVIF output: 8-bit RGB(A) → YCbCr (BT.601, full range) → rav1e still picture → AVIF box
+//! structure (avif-serialize).
+//!
+//! The colour planes are 4:2:0 by default, as libvips and libavif write them for photos below
+//! quality 90: at equal SSIMULACRA2 they take fewer bytes and less CPU than 4:4:4 (BENCHMARKS.md,
+//! "AVIF encoder settings"). 4:4:4 stays available for line art and text, where halved chroma
+//! smears coloured edges. Alpha, when present, is a second monochrome AV1 image.
+
+use crate::error::{Error, Result};
+use crate::format::ImageFormat;
+use image::DynamicImage;
+use rav1e::prelude::{
+    ChromaSamplePosition, ChromaSampling, ColorDescription, ColorPrimaries, Config, EncoderConfig,
+    EncoderStatus, FrameType, MatrixCoefficients, PixelRange, Rational, SpeedSettings,
+    TransferCharacteristics, Tune,
+};
+use yuv::{
+    YuvChromaSubsampling, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix,
+};
+
+const FMT: ImageFormat = ImageFormat::Avif;
+
+/// How the colour planes are sampled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Chroma {
+    /// Chroma at half the width and half the height (AV1 profile 0).
+    Half,
+    /// Chroma at full resolution (AV1 profile 1).
+    Full,
+}
+
+/// The quantizer (0–255) for a quality of 0–100, on the scale ravif 0.13 used, so a `q` given
+/// before this encoder replaced ravif keeps its meaning: linear from 255 at q 0 to 191 at q 25,
+/// half as steep from there to q 82, then steeper again towards 0 at q 100.
+fn quantizer(quality: u8) -> usize {
+    let q = f32::from(quality.min(100)) / 100.0;
+    let fraction = if q >= 0.82 {
+        2.6 * (1.0 - q)
+    } else if q > 0.25 {
+        0.875 - 0.5 * q
+    } else {
+        1.0 - q
+    };
+    (fraction * 255.0).round().clamp(0.0, 255.0) as usize
+}
+
+/// rav1e's preset for `speed`, trimmed for one intra-only frame: no lookahead, no reference
+/// search, no scene detection.
+fn speed_settings(speed: u8) -> SpeedSettings {
+    let mut s = SpeedSettings::from_preset(speed);
+    s.multiref = false;
+    s.rdo_lookahead_frames = 1;
+    s.scene_detection_mode = rav1e::prelude::SceneDetectionSpeed::None;
+    s.motion.include_near_mvs = false;
+    s
+}
+
+fn config(
+    width: usize,
+    height: usize,
+    quality: u8,
+    speed: u8,
+    sampling: ChromaSampling,
+    colour: Option<ColorDescription>,
+    range: PixelRange,
+) -> Config {
+    let q = quantizer(quality);
+    Config::new()
+        .with_encoder_config(EncoderConfig {
+            width,
+            height,
+            time_base: Rational::new(1, 1),
+            sample_aspect_ratio: Rational::new(1, 1),
+            bit_depth: 8,
+            chroma_sampling: sampling,
+            chroma_sample_position: ChromaSamplePosition::Unknown,
+            pixel_range: range,
+            color_description: colour,
+            mastering_display: None,
+            content_light: None,
+            level_idx: None,
+            enable_timing_info: false,
+            still_picture: true,
+            error_resilient: false,
+            switch_frame_interval: 0,
+            min_key_frame_interval: 0,
+            max_key_frame_interval: 0,
+            reservoir_frame_delay: None,
+            low_latency: false,
+            quantizer: q,
+            min_quantizer: q as u8,
+            bitrate: 0,
+            tune: Tune::Psychovisual,
+            film_grain_params: None,
+            tile_cols: 0,
+            tile_rows: 0,
+            tiles: 1,
+            speed_settings: speed_settings(speed),
+        })
+        // One thread per image: the engine already renders sizes and files in parallel.
+        .with_threads(1)
+}
+
+/// Encodes one frame whose planes `fill` writes; returns the AV1 key frame's OBUs.
+fn encode_frame(cfg: &Config, fill: impl FnOnce(&mut rav1e::Frame<u8>)) -> Result<Vec<u8>> {
+    let fail = |e: &dyn std::fmt::Display| Error::encode(FMT, format!("AV1 encoder: {e}"));
+    let mut ctx: rav1e::Context<u8> = cfg.new_context().map_err(|e| fail(&e))?;
+    let mut frame = ctx.new_frame();
+    fill(&mut frame);
+    ctx.send_frame(frame).map_err(|e| fail(&e))?;
+    ctx.flush();
+    let mut out = Vec::new();
+    loop {
+        match ctx.receive_packet() {
+            Ok(packet) if packet.frame_type == FrameType::KEY => {
+                out.extend_from_slice(&packet.data)
+            }
+            Ok(_) => {}
+            Err(EncoderStatus::Encoded) => {}
+            Err(EncoderStatus::LimitReached) => break,
+            Err(e) => return Err(fail(&e)),
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::encode(FMT, "AV1 encoder returned no key frame"));
+    }
+    Ok(out)
+}
+
+/// Encodes `img` (any layout; converted to 8-bit RGB or RGBA) as an AVIF still image.
+pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) -> Result<Vec<u8>> {
+    let has_alpha = img.color().has_alpha();
+    let (w, h) = (img.width(), img.height());
+    let (wu, hu) = (w as usize, h as usize);
+    let (sub, sampling) = match chroma {
+        Chroma::Half => (YuvChromaSubsampling::Yuv420, ChromaSampling::Cs420),
+        Chroma::Full => (YuvChromaSubsampling::Yuv444, ChromaSampling::Cs444),
+    };
+    let bad = |e: yuv::YuvError| Error::encode(FMT, format!("YCbCr conversion: {e}"));
+    let mut planes = YuvPlanarImageMut::<u8>::alloc(w, h, sub);
+    let alpha: Option<Vec<u8>> = if has_alpha {
+        let rgba = img.into_rgba8();
+        let convert = match chroma {
+            Chroma::Half => yuv::rgba_to_yuv420,
+            Chroma::Full => yuv::rgba_to_yuv444,
+        };
+        convert(
+            &mut planes,
+            rgba.as_raw(),
+            w * 4,
+            YuvRange::Full,
+            YuvStandardMatrix::Bt601,
+            YuvConversionMode::Balanced,
+        )
+        .map_err(bad)?;
+        Some(rgba.pixels().map(|p| p.0[3]).collect())
+    } else {
+        let rgb = img.into_rgb8();
+        let convert = match chroma {
+            Chroma::Half => yuv::rgb_to_yuv420,
+            Chroma::Full => yuv::rgb_to_yuv444,
+        };
+        convert(
+            &mut planes,
+            rgb.as_raw(),
+            w * 3,
+            YuvRange::Full,
+            YuvStandardMatrix::Bt601,
+            YuvConversionMode::Balanced,
+        )
+        .map_err(bad)?;
+        None
+    };
+
+    let colour_cfg = config(
+        wu,
+        hu,
+        quality,
+        speed,
+        sampling,
+        Some(ColorDescription {
+            color_primaries: ColorPrimaries::BT709,
+            transfer_characteristics: TransferCharacteristics::SRGB,
+            matrix_coefficients: MatrixCoefficients::BT601,
+        }),
+        PixelRange::Full,
+    );
+    let colour = encode_frame(&colour_cfg, |frame| {
+        let planes_in = [
+            (planes.y_plane.borrow(), planes.y_stride),
+            (planes.u_plane.borrow(), planes.u_stride),
+            (planes.v_plane.borrow(), planes.v_stride),
+        ];
+        for (dst, (src, stride)) in frame.planes.iter_mut().zip(planes_in) {
+            dst.copy_from_raw_u8(src, stride as usize, 1);
+        }
+    })?;
+    let alpha = match alpha {
+        Some(a) => {
+            let cfg = config(
+                wu,
+                hu,
+                quality,
+                speed,
+                ChromaSampling::Cs400,
+                None,
+                PixelRange::Full,
+            );
+            Some(encode_frame(&cfg, |frame| {
+                frame.planes[0].copy_from_raw_u8(&a, wu, 1);
+            })?)
+        }
+        None => None,
+    };
+
+    let mut avif = avif_serialize::Aviffy::new();
+    avif.set_matrix_coefficients(avif_serialize::constants::MatrixCoefficients::Bt601)
+        .set_full_color_range(true);
+    if chroma == Chroma::Half {
+        // 4:2:0 is AV1's Main profile (0); 4:4:4 is High (1), avif-serialize's default.
+        avif.set_chroma_subsampling((true, true)).set_seq_profile(0);
+    }
+    Ok(avif.to_vec(&colour, alpha.as_deref(), w, h, 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quantizer_scale_falls_as_quality_rises_and_meets_its_end_points() {
+        assert_eq!(quantizer(0), 255);
+        assert_eq!(quantizer(100), 0);
+        let all: Vec<usize> = (0..=100).map(quantizer).collect();
+        assert!(all.windows(2).all(|p| p[0] >= p[1]), "{all:?}");
+        // The three pieces meet without a jump larger than one step of the steep piece.
+        assert!(quantizer(25).abs_diff(quantizer(26)) <= 3);
+        assert!(quantizer(81).abs_diff(quantizer(82)) <= 7);
+    }
+}
