@@ -185,12 +185,23 @@ def measure(tools, inputs, widths, fmt, q, rounds, scratch, warm):
         for o in output_paths(m[3], inputs, widths, fmt):
             with Image.open(o) as im:
                 sizes[t].append(im.size)
+    # The box sets the width; the height is the source's aspect ratio rounded, and tools round
+    # differently (sharp makes one 256 px output 383 px tall where imgtool, libvips and Pillow
+    # make 384). One pixel of height is allowed: each output is scored against a reference of
+    # its own size, and the bytes differ by about 1/400.
     ref = sizes.get("imgtool")
     for t in list(med):
-        if ref is not None and sizes[t] != ref:
-            diff = next((a, b) for a, b in zip(sizes[t], ref) if a != b)
-            errors[t] = f"output sizes differ from imgtool's: {diff[0]} vs {diff[1]}"
-            shutil.rmtree(med.pop(t)[3], ignore_errors=True)
+        if ref is None or sizes[t] == ref:
+            continue
+        pairs = list(zip(sizes[t], ref))
+        off = [(a, b) for a, b in pairs if a != b]
+        if len(sizes[t]) == len(ref) and all(a[0] == b[0] and abs(a[1] - b[1]) <= 1 for a, b in off):
+            print(f"  note: {t}: {len(off)} of {len(pairs)} outputs 1 px off imgtool's height, "
+                  f"e.g. {off[0][0]} vs {off[0][1]}", file=sys.stderr)
+            continue
+        diff = off[0] if off else (len(sizes[t]), len(ref))
+        errors[t] = f"output sizes differ from imgtool's: {diff[0]} vs {diff[1]}"
+        shutil.rmtree(med.pop(t)[3], ignore_errors=True)
     return med, errors
 
 

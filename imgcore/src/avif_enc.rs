@@ -1,10 +1,11 @@
 //! AVIF output: 8-bit RGB(A) → YCbCr (BT.601, full range) → rav1e still picture → AVIF box
 //! structure (avif-serialize).
 //!
-//! The colour planes are 4:2:0 by default, as libvips and libavif write them for photos below
-//! quality 90: at equal SSIMULACRA2 they take fewer bytes and less CPU than 4:4:4 (BENCHMARKS.md,
-//! "AVIF encoder settings"). 4:4:4 stays available for line art and text, where halved chroma
-//! smears coloured edges. Alpha, when present, is a second monochrome AV1 image.
+//! The colour planes are 4:2:0 below quality 90, as libvips writes AVIF (and imgcore JPEG):
+//! on photos, at equal SSIMULACRA2, they take fewer bytes and less CPU than 4:4:4
+//! (BENCHMARKS.md, "AVIF encoder settings"). From quality 90, and with the `yuv444` flag for
+//! line art and text, where halved chroma smears coloured edges, they are 4:4:4. Alpha, when
+//! some pixel is not opaque, is a second, monochrome AV1 image.
 
 use crate::error::{Error, Result};
 use crate::format::ImageFormat;
@@ -127,9 +128,44 @@ fn encode_frame(cfg: &Config, fill: impl FnOnce(&mut rav1e::Frame<u8>)) -> Resul
     Ok(out)
 }
 
-/// Encodes `img` (any layout; converted to 8-bit RGB or RGBA) as an AVIF still image.
+/// Gives every fully transparent pixel the alpha-weighted mean colour of the visible pixels
+/// in its 2×2 block. Their colour is never seen, but 4:2:0 averages chroma over the block:
+/// left black (as padding and the premultiplied resize leave them), they would pull the
+/// visible neighbours' chroma towards grey along every transparent edge.
+fn fill_transparent(rgba: &mut image::RgbaImage) {
+    let (w, h) = rgba.dimensions();
+    for by in (0..h).step_by(2) {
+        for bx in (0..w).step_by(2) {
+            let block: Vec<(u32, u32)> = [(0, 0), (1, 0), (0, 1), (1, 1)]
+                .iter()
+                .map(|&(dx, dy)| (bx + dx, by + dy))
+                .filter(|&(x, y)| x < w && y < h)
+                .collect();
+            let (mut sum, mut weight) = ([0u32; 3], 0u32);
+            for &(x, y) in &block {
+                let p = rgba.get_pixel(x, y).0;
+                for c in 0..3 {
+                    sum[c] += u32::from(p[c]) * u32::from(p[3]);
+                }
+                weight += u32::from(p[3]);
+            }
+            if weight == 0 {
+                continue;
+            }
+            let mean = sum.map(|v| ((v + weight / 2) / weight) as u8);
+            for &(x, y) in &block {
+                let p = rgba.get_pixel_mut(x, y);
+                if p.0[3] == 0 {
+                    p.0 = [mean[0], mean[1], mean[2], 0];
+                }
+            }
+        }
+    }
+}
+
+/// Encodes `img` (any layout; converted to 8-bit RGB or RGBA) as an AVIF still image. An
+/// alpha channel in which every pixel is opaque is not written.
 pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) -> Result<Vec<u8>> {
-    let has_alpha = img.color().has_alpha();
     let (w, h) = (img.width(), img.height());
     let (wu, hu) = (w as usize, h as usize);
     let (sub, sampling) = match chroma {
@@ -138,8 +174,12 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
     };
     let bad = |e: yuv::YuvError| Error::encode(FMT, format!("YCbCr conversion: {e}"));
     let mut planes = YuvPlanarImageMut::<u8>::alloc(w, h, sub);
-    let alpha: Option<Vec<u8>> = if has_alpha {
-        let rgba = img.into_rgba8();
+    let alpha: Option<Vec<u8>> = if img.color().has_alpha() {
+        let mut rgba = img.into_rgba8();
+        let opaque = rgba.pixels().all(|p| p.0[3] == 255);
+        if !opaque {
+            fill_transparent(&mut rgba);
+        }
         let convert = match chroma {
             Chroma::Half => yuv::rgba_to_yuv420,
             Chroma::Full => yuv::rgba_to_yuv444,
@@ -153,7 +193,7 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
             YuvConversionMode::Balanced,
         )
         .map_err(bad)?;
-        Some(rgba.pixels().map(|p| p.0[3]).collect())
+        (!opaque).then(|| rgba.pixels().map(|p| p.0[3]).collect())
     } else {
         let rgb = img.into_rgb8();
         let convert = match chroma {
@@ -195,6 +235,7 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
             dst.copy_from_raw_u8(src, stride as usize, 1);
         }
     })?;
+    drop(planes);
     let alpha = match alpha {
         Some(a) => {
             let cfg = config(

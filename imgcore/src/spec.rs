@@ -208,11 +208,13 @@ pub struct OutputSpec {
     /// frame only).
     pub anim: bool,
     /// AVIF encoder speed (rav1e's presets), 1 (slow, small) to 10 (fast). Default: 9.
-    /// Speed 8 writes about 5 % fewer bytes at equal SSIMULACRA2 for about 1.3× the CPU.
+    /// Speed 8 writes about 6 % fewer bytes at equal SSIMULACRA2 for 1.2–1.4× the CPU
+    /// (BENCHMARKS.md, "AVIF encoder settings"); speeds below 7 were not measured.
     pub avif_speed: u8,
-    /// AVIF with chroma at full resolution (4:4:4) instead of half width and height (4:2:0).
-    /// For line art, text and flat graphics, where halved chroma blurs coloured edges; photos
-    /// take more bytes and CPU for the same score. Spec flag `yuv444`. Default: `false`.
+    /// AVIF with chroma at full resolution (4:4:4) below quality 90 too (from 90 it always
+    /// is), instead of half width and height (4:2:0). For line art, text and flat graphics,
+    /// where halved chroma blurs coloured edges; photos take more bytes and CPU for the same
+    /// score. Spec flag `yuv444`; the format must be `avif`. Default: `false`.
     pub full_chroma: bool,
     /// PNG compression: 0 = fastest … 2 = best. Default: 0 (fast filters and deflate).
     pub png_compression: u8,
@@ -321,9 +323,9 @@ impl OutputSpec {
                 self.format.name()
             )));
         }
-        if self.full_chroma && !matches!(self.format, OutputFormat::Avif | OutputFormat::Same) {
+        if self.full_chroma && self.format != OutputFormat::Avif {
             return Err(Error::InvalidSpec(format!(
-                "`yuv444` sets AVIF's chroma: the format must be avif or same, not {}",
+                "`yuv444` sets AVIF's chroma: the format must be avif, not {}",
                 self.format.name()
             )));
         }
@@ -592,14 +594,15 @@ mod tests {
     }
 
     #[test]
-    fn yuv444_sets_full_chroma_for_avif_and_same() {
-        for (s, full) in [
-            ("800,avif", false),
-            ("800,avif,yuv444", true),
-            ("800,yuv444", true),
-        ] {
+    fn yuv444_sets_full_chroma_for_avif_only() {
+        for (s, full) in [("800,avif", false), ("800,avif,yuv444", true)] {
             let spec: OutputSpec = s.parse().unwrap();
             assert_eq!(spec.full_chroma, full, "{s}");
+        }
+        // `same` never becomes AVIF (AVIF input gives WebP), so the flag would be lost.
+        for s in ["800,yuv444", "800,same,yuv444", "800,webp,yuv444"] {
+            let e = OutputSpec::parse_list(s).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidSpec, "{s}: {e}");
         }
     }
 
