@@ -45,9 +45,10 @@ if ! command -v heif-convert >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libheif-examples >/dev/null
 fi
-if ! command -v avifenc >/dev/null || ! command -v cjxl >/dev/null; then
+if ! command -v avifenc >/dev/null || ! command -v avifdec >/dev/null || ! command -v cjxl >/dev/null; then
   # Encoders the format tests make files with at test time: libavif's avifenc (0.11,
-  # libaom; AVIF grids) and libjxl's cjxl (0.7; JPEG XL orientation and animation).
+  # libaom; AVIF grids) and libjxl's cjxl (0.7; JPEG XL orientation and animation); and
+  # libavif's avifdec, which reads imgtool's AVIF output back.
   echo "==> installing libavif-bin libjxl-tools (Debian)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
