@@ -128,35 +128,62 @@ fn encode_frame(cfg: &Config, fill: impl FnOnce(&mut rav1e::Frame<u8>)) -> Resul
     Ok(out)
 }
 
-/// Gives every fully transparent pixel the alpha-weighted mean colour of the visible pixels
-/// in its 2×2 block. Their colour is never seen, but 4:2:0 averages chroma over the block:
-/// left black (as padding and the premultiplied resize leave them), they would pull the
-/// visible neighbours' chroma towards grey along every transparent edge.
+/// Gives fully transparent pixels a colour from the visible ones near them: the
+/// alpha-weighted mean of the visible pixels in their 2×2 block or, in a block with none, the
+/// mean of the neighbouring blocks' (8-neighbourhood) means. Their colour is never seen, but
+/// 4:2:0 averages chroma over the block, and decoders that upsample chroma bilinearly
+/// (libavif, browsers) blend in the next block's too: left black (as padding and the
+/// premultiplied resize leave them), they would pull the visible edge pixels' chroma
+/// towards grey.
 fn fill_transparent(rgba: &mut image::RgbaImage) {
     let (w, h) = rgba.dimensions();
-    for by in (0..h).step_by(2) {
-        for bx in (0..w).step_by(2) {
-            let block: Vec<(u32, u32)> = [(0, 0), (1, 0), (0, 1), (1, 1)]
-                .iter()
-                .map(|&(dx, dy)| (bx + dx, by + dy))
-                .filter(|&(x, y)| x < w && y < h)
-                .collect();
+    let (bw, bh) = (w.div_ceil(2) as usize, h.div_ceil(2) as usize);
+    let block = |bx: u32, by: u32| {
+        [(0, 0), (1, 0), (0, 1), (1, 1)]
+            .map(|(dx, dy)| (bx * 2 + dx, by * 2 + dy))
+            .into_iter()
+            .filter(move |&(x, y)| x < w && y < h)
+    };
+    // Pass 1: each block's alpha-weighted mean colour, where it has a visible pixel.
+    let mut means: Vec<Option<[u8; 3]>> = vec![None; bw * bh];
+    for by in 0..bh as u32 {
+        for bx in 0..bw as u32 {
             let (mut sum, mut weight) = ([0u32; 3], 0u32);
-            for &(x, y) in &block {
+            for (x, y) in block(bx, by) {
                 let p = rgba.get_pixel(x, y).0;
                 for c in 0..3 {
                     sum[c] += u32::from(p[c]) * u32::from(p[3]);
                 }
                 weight += u32::from(p[3]);
             }
-            if weight == 0 {
-                continue;
+            if weight > 0 {
+                means[by as usize * bw + bx as usize] =
+                    Some(sum.map(|v| ((v + weight / 2) / weight) as u8));
             }
-            let mean = sum.map(|v| ((v + weight / 2) / weight) as u8);
-            for &(x, y) in &block {
+        }
+    }
+    // Pass 2: the colour for each block's transparent pixels.
+    for by in 0..bh {
+        for bx in 0..bw {
+            let fill = means[by * bw + bx].or_else(|| {
+                let (mut sum, mut n) = ([0u32; 3], 0u32);
+                for ny in by.saturating_sub(1)..(by + 2).min(bh) {
+                    for nx in bx.saturating_sub(1)..(bx + 2).min(bw) {
+                        if let Some(m) = means[ny * bw + nx] {
+                            for c in 0..3 {
+                                sum[c] += u32::from(m[c]);
+                            }
+                            n += 1;
+                        }
+                    }
+                }
+                (n > 0).then(|| sum.map(|v| ((v + n / 2) / n) as u8))
+            });
+            let Some(fill) = fill else { continue };
+            for (x, y) in block(bx as u32, by as u32) {
                 let p = rgba.get_pixel_mut(x, y);
                 if p.0[3] == 0 {
-                    p.0 = [mean[0], mean[1], mean[2], 0];
+                    p.0 = [fill[0], fill[1], fill[2], 0];
                 }
             }
         }
@@ -277,5 +304,63 @@ mod tests {
         // The three pieces meet without a jump larger than one step of the steep piece.
         assert!(quantizer(25).abs_diff(quantizer(26)) <= 3);
         assert!(quantizer(81).abs_diff(quantizer(82)) <= 7);
+    }
+
+    #[test]
+    fn transparent_pixels_keep_a_bilinear_420_decode_of_the_visible_edge_in_colour() {
+        // A visible red rectangle whose sides all fall between 2x2 blocks (columns 4-11,
+        // rows 4-7): no block mixes visible and transparent pixels, so only the neighbour fill
+        // keeps bilinear chroma upsampling from greying the edge (the `yuv` crate's upsampler
+        // blends across the right and bottom sides, libavif's across all four).
+        let (w, h) = (16u32, 12u32);
+        let red = [200u8, 0, 40];
+        let mut img = image::RgbaImage::from_fn(w, h, |x, y| {
+            if (4..12).contains(&x) && (4..8).contains(&y) {
+                image::Rgba([red[0], red[1], red[2], 255])
+            } else {
+                image::Rgba([0, 0, 0, 0])
+            }
+        });
+        let worst_edge = |img: &image::RgbaImage| {
+            let mut planes = YuvPlanarImageMut::<u8>::alloc(w, h, YuvChromaSubsampling::Yuv420);
+            let (range, matrix, mode) = (
+                YuvRange::Full,
+                YuvStandardMatrix::Bt601,
+                YuvConversionMode::Balanced,
+            );
+            yuv::rgba_to_yuv420(&mut planes, img.as_raw(), w * 4, range, matrix, mode).unwrap();
+            let mut rgb = vec![0u8; (w * h * 3) as usize];
+            yuv::yuv420_to_rgb_bilinear(&planes.to_fixed(), &mut rgb, w * 3, range, matrix)
+                .unwrap();
+            // The visible rectangle's perimeter.
+            let edge = (4..8)
+                .flat_map(|y| [(4, y), (11, y)])
+                .chain((4..12).flat_map(|x| [(x, 4), (x, 7)]));
+            let mut worst = 0u8;
+            for (x, y) in edge {
+                let at = ((y * w + x) * 3) as usize;
+                for c in 0..3 {
+                    worst = worst.max(rgb[at + c].abs_diff(red[c]));
+                }
+            }
+            worst
+        };
+        let unfilled = worst_edge(&img);
+        fill_transparent(&mut img);
+        let filled = worst_edge(&img);
+        assert!(
+            unfilled > 20,
+            "the black should grey the edge unfilled: {unfilled}"
+        );
+        assert!(filled <= 4, "edge off by {filled} after the fill");
+        // Transparent pixels stay transparent; blocks far from any visible pixel stay as
+        // they were.
+        assert_eq!(
+            img.pixels().filter(|p| p.0[3] == 0).count(),
+            (w * h - 8 * 4) as usize
+        );
+        assert_eq!(img.get_pixel(0, 0).0, [0, 0, 0, 0]);
+        assert_eq!(img.get_pixel(3, 4).0, [red[0], red[1], red[2], 0]);
+        assert_eq!(img.get_pixel(12, 8).0, [red[0], red[1], red[2], 0]);
     }
 }

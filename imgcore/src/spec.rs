@@ -208,7 +208,7 @@ pub struct OutputSpec {
     /// frame only).
     pub anim: bool,
     /// AVIF encoder speed (rav1e's presets), 1 (slow, small) to 10 (fast). Default: 9.
-    /// Speed 8 writes about 6 % fewer bytes at equal SSIMULACRA2 for 1.2–1.4× the CPU
+    /// Speed 8 writes about 6 % fewer bytes at equal SSIMULACRA2 for 1.2–1.3× the CPU
     /// (BENCHMARKS.md, "AVIF encoder settings"); speeds below 7 were not measured.
     pub avif_speed: u8,
     /// AVIF with chroma at full resolution (4:4:4) below quality 90 too (from 90 it always
