@@ -209,7 +209,7 @@ pub struct OutputSpec {
     pub anim: bool,
     /// AVIF encoder speed (rav1e's presets), 1 (slow, small) to 10 (fast). Default: 9.
     /// Speed 8 writes about 6 % fewer bytes at equal SSIMULACRA2 for 1.2–1.3× the CPU
-    /// (BENCHMARKS.md, "AVIF encoder settings"); speeds below 7 were not measured.
+    /// (BENCHMARKS.md, "AVIF encoder settings"); speed 1 costs about 25× speed 9 (README).
     pub avif_speed: u8,
     /// AVIF with chroma at full resolution (4:4:4) below quality 90 too (from 90 it always
     /// is), instead of half width and height (4:2:0). For line art, text and flat graphics,
