@@ -193,14 +193,13 @@ def measure(tools, inputs, widths, fmt, q, rounds, scratch, warm):
     for t in list(med):
         if ref is None or sizes[t] == ref:
             continue
-        pairs = list(zip(sizes[t], ref))
-        off = [(a, b) for a, b in pairs if a != b]
-        if len(sizes[t]) == len(ref) and all(a[0] == b[0] and abs(a[1] - b[1]) <= 1 for a, b in off):
-            print(f"  note: {t}: {len(off)} of {len(pairs)} outputs 1 px off imgtool's height, "
+        # Every tool's list has one size per expected output (a missing file was refused above).
+        off = [(a, b) for a, b in zip(sizes[t], ref) if a != b]
+        if all(a[0] == b[0] and abs(a[1] - b[1]) <= 1 for a, b in off):
+            print(f"  note: {t}: {len(off)} of {len(ref)} outputs 1 px off imgtool's height, "
                   f"e.g. {off[0][0]} vs {off[0][1]}", file=sys.stderr)
             continue
-        diff = off[0] if off else (len(sizes[t]), len(ref))
-        errors[t] = f"output sizes differ from imgtool's: {diff[0]} vs {diff[1]}"
+        errors[t] = f"output sizes differ from imgtool's: {off[0][0]} vs {off[0][1]}"
         shutil.rmtree(med.pop(t)[3], ignore_errors=True)
     return med, errors
 

@@ -63,7 +63,6 @@ fn config(
     speed: u8,
     sampling: ChromaSampling,
     colour: Option<ColorDescription>,
-    range: PixelRange,
 ) -> Config {
     let q = quantizer(quality);
     Config::new()
@@ -75,7 +74,8 @@ fn config(
             bit_depth: 8,
             chroma_sampling: sampling,
             chroma_sample_position: ChromaSamplePosition::Unknown,
-            pixel_range: range,
+            // Full range for colour and alpha (as avif-serialize's boxes say).
+            pixel_range: PixelRange::Full,
             color_description: colour,
             mastering_display: None,
             content_light: None,
@@ -199,45 +199,37 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
         Chroma::Half => (YuvChromaSubsampling::Yuv420, ChromaSampling::Cs420),
         Chroma::Full => (YuvChromaSubsampling::Yuv444, ChromaSampling::Cs444),
     };
-    let bad = |e: yuv::YuvError| Error::encode(FMT, format!("YCbCr conversion: {e}"));
-    let mut planes = YuvPlanarImageMut::<u8>::alloc(w, h, sub);
-    let alpha: Option<Vec<u8>> = if img.color().has_alpha() {
+    // The interleaved pixels, their row stride, the matching converter and the alpha plane.
+    let (pixels, stride, convert, alpha) = if img.color().has_alpha() {
         let mut rgba = img.into_rgba8();
         let opaque = rgba.pixels().all(|p| p.0[3] == 255);
         if !opaque {
             fill_transparent(&mut rgba);
         }
+        let alpha: Option<Vec<u8>> = (!opaque).then(|| rgba.pixels().map(|p| p.0[3]).collect());
         let convert = match chroma {
             Chroma::Half => yuv::rgba_to_yuv420,
             Chroma::Full => yuv::rgba_to_yuv444,
         };
-        convert(
-            &mut planes,
-            rgba.as_raw(),
-            w * 4,
-            YuvRange::Full,
-            YuvStandardMatrix::Bt601,
-            YuvConversionMode::Balanced,
-        )
-        .map_err(bad)?;
-        (!opaque).then(|| rgba.pixels().map(|p| p.0[3]).collect())
+        (rgba.into_raw(), w * 4, convert, alpha)
     } else {
-        let rgb = img.into_rgb8();
         let convert = match chroma {
             Chroma::Half => yuv::rgb_to_yuv420,
             Chroma::Full => yuv::rgb_to_yuv444,
         };
-        convert(
-            &mut planes,
-            rgb.as_raw(),
-            w * 3,
-            YuvRange::Full,
-            YuvStandardMatrix::Bt601,
-            YuvConversionMode::Balanced,
-        )
-        .map_err(bad)?;
-        None
+        (img.into_rgb8().into_raw(), w * 3, convert, None)
     };
+    let mut planes = YuvPlanarImageMut::<u8>::alloc(w, h, sub);
+    convert(
+        &mut planes,
+        &pixels,
+        stride,
+        YuvRange::Full,
+        YuvStandardMatrix::Bt601,
+        YuvConversionMode::Balanced,
+    )
+    .map_err(|e| Error::encode(FMT, format!("YCbCr conversion: {e}")))?;
+    drop(pixels);
 
     let colour_cfg = config(
         wu,
@@ -250,7 +242,6 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
             transfer_characteristics: TransferCharacteristics::SRGB,
             matrix_coefficients: MatrixCoefficients::BT601,
         }),
-        PixelRange::Full,
     );
     let colour = encode_frame(&colour_cfg, |frame| {
         let planes_in = [
@@ -265,15 +256,7 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
     drop(planes);
     let alpha = match alpha {
         Some(a) => {
-            let cfg = config(
-                wu,
-                hu,
-                quality,
-                speed,
-                ChromaSampling::Cs400,
-                None,
-                PixelRange::Full,
-            );
+            let cfg = config(wu, hu, quality, speed, ChromaSampling::Cs400, None);
             Some(encode_frame(&cfg, |frame| {
                 frame.planes[0].copy_from_raw_u8(&a, wu, 1);
             })?)

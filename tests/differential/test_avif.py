@@ -410,8 +410,8 @@ RING_CAP = 6.0
 
 
 def edge_ring_difference(reference: Path, candidate: Path) -> float:
-    ref = np.asarray(Image.open(reference).convert("RGBA")).astype(np.int32)
-    got = np.asarray(Image.open(candidate).convert("RGBA")).astype(np.int32)
+    ref = oracle.load_rgba(reference) * 255.0
+    got = oracle.load_rgba(candidate) * 255.0
     opaque = ref[:, :, 3] == 255
     clear = np.pad(ref[:, :, 3] == 0, 1)
     h, w = opaque.shape
