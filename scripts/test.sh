@@ -67,11 +67,16 @@ cargo test --workspace --locked --no-run
 # The emulator test runs `cargo run --bin bootstrap` (cargo lambda watch), which resolves
 # features for that package alone: build that binary now so the first invoke starts at once.
 cargo build -p imgtool-lambda --bin bootstrap --locked
+# imgcore's AVIF tests once more with libaom built in (feature `aom`): they run every case
+# through both encoders.
+cargo test -p imgcore --features aom --locked --lib --no-run
 
 source scripts/moto.sh
 
 echo "==> cargo test"
 cargo test --workspace --locked
+echo "==> imgcore with libaom (feature aom)"
+cargo test -p imgcore --features aom --locked --lib
 
 echo "==> differential suite: imgtool against libvips and Pillow on the real-world corpus"
 IMGTOOL_BIN="$PWD/target/debug/imgtool" "$VENV/bin/python" -m pytest tests/differential \

@@ -17,16 +17,17 @@ ru_maxrss; compare.py reports it.
 
 Usage:
   bash benches/peers/setup.sh && bash scripts/corpus.sh
-  cargo build --release -p imgtool
+  cargo build --release -p imgtool --features aom    (without `aom`, the libaom rows fail)
   benches/peers/.venv/bin/python benches/peers/quality.py [--rounds 3] [--only P,L,A,Z]
       [--plot benches/peers/equal-quality.png] > report.md
 
 Workloads:
-  P  the differential corpus's 12 photos (6-24 MP: 4 camera originals with their EXIF, and 8
-     photographers' pictures from Debian's lomiri-wallpapers, without EXIF) -> 720 and 256 px JPEG
+  P  the differential corpus's 20 photos (6-24 MP: 12 camera originals with their EXIF, from 11
+     cameras and phones, and 8 photographers' pictures from Debian's lomiri-wallpapers, without
+     EXIF) -> 720 and 256 px JPEG
   L  the Lambda's default job: a 12 MP photo (one of the wallpapers) -> 1600/800/200 px WebP
-  A  5 of the photos -> 800 px AVIF (imgtool at its default speed 9, and at 8 and 10; sharp at
-     its default effort 4 and at effort 2)
+  A  5 of the photos -> 800 px AVIF (imgtool at its default, rav1e speed 9, and at 8 and 10,
+     and with libaom at speeds 6 and 5; sharp at its default effort 4 and at effort 2)
   Z  W3's 2048x1536 RGBA PNG -> 256 px PNG, every tool at zlib level 6 (lossless: one point)
 """
 import argparse
@@ -263,7 +264,7 @@ def main():
     cache.mkdir(parents=True, exist_ok=True)
 
     photos = sorted(PHOTOS.glob("*.jpg"))
-    if len(photos) < 10:
+    if len(photos) < 20:
         sys.exit("needs the differential corpus's photos: bash scripts/corpus.sh")
     lam = PHOTOS / "sunset_by_Aitzol_Berasategi.jpg"  # 4272x2848, 12.2 MP
     avif_in = [PHOTOS / n for n in ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Wine_by_Jakkub_Mede.jpg",
@@ -272,14 +273,15 @@ def main():
     it = a.imgtool
     base = {"imgtool": imgtool(it), "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow, "ImageMagick": magick}
     workloads = [
-        ("P", f"{len(photos)} photos (4 camera originals) -> 720 + 256 px JPEG", photos, [720, 256], "jpeg",
+        ("P", f"{len(photos)} photos (12 camera originals) -> 720 + 256 px JPEG", photos, [720, 256], "jpeg",
          {**base, "imgtool small": imgtool(it, "small"), "sharp mozjpeg": sharp({"SHARP_MOZJPEG": "1"})},
          [50, 60, 70, 80, 90], [65, 75]),
         ("L", "Lambda default job: 12 MP JPEG -> 1600/800/200 px WebP", [lam], [1600, 800, 200], "webp", base,
          [50, 60, 70, 80, 90], [60, 70]),
         ("A", f"{len(avif_in)} photos -> 800 px AVIF", avif_in, [800], "avif",
          {"imgtool": imgtool(it), "imgtool speed8": imgtool(it, "speed8"), "imgtool speed10": imgtool(it, "speed10"),
-          "imgtool yuv444": imgtool(it, "yuv444"), "vipsthumbnail": vips, "sharp": sharp(),
+          "imgtool yuv444": imgtool(it, "yuv444"), "imgtool aom6": imgtool(it, "aom,speed6"),
+          "imgtool aom5": imgtool(it, "aom,speed5"), "vipsthumbnail": vips, "sharp": sharp(),
           "sharp effort2": sharp({"SHARP_AVIF_EFFORT": "2"}), "Pillow": pillow},
          [40, 50, 60, 70, 80], [70, 75]),
         ("Z", "2048x1536 RGBA PNG -> 256 px PNG, zlib level 6 for all", [png], [256], "png",
@@ -385,7 +387,7 @@ def plot(workloads, results, path):
     colours = {"imgtool": "tab:blue", "vipsthumbnail": "tab:orange", "sharp": "tab:green", "Pillow": "tab:red",
                "ImageMagick": "tab:purple"}
     variant = {"small": ("o", "--"), "mozjpeg": ("s", "--"), "speed10": ("^", ":"), "speed8": ("v", "--"),
-               "effort2": ("^", ":")}
+               "effort2": ("^", ":"), "yuv444": ("D", "-."), "aom6": ("s", "-."), "aom5": ("P", "-.")}
     fig, axes = plt.subplots(2, len(lossy), figsize=(5.2 * len(lossy), 8), squeeze=False)
     for col, (wid, title, *_rest) in enumerate(lossy):
         top, bottom = axes[0][col], axes[1][col]

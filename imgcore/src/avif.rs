@@ -1464,6 +1464,45 @@ mod tests {
         );
     }
 
+    /// Each `av1C` box's profile and level against the sequence headers in the file (AVIF
+    /// §2.2.1: they must agree): `items` of each, every level 31, and the same profiles.
+    fn av1c_agrees_with_the_sequence_headers(avif: &[u8], items: usize, what: &str) {
+        let find_all = |needle: &[u8], from: usize| -> Vec<usize> {
+            (from..=avif.len().saturating_sub(needle.len()))
+                .filter(|&i| &avif[i..i + needle.len()] == needle)
+                .collect()
+        };
+        // av1C: 'av1C', then marker/version, then seq_profile (3 bits) and level (5).
+        let boxes: Vec<(u8, u8)> = find_all(b"av1C", 0)
+            .into_iter()
+            .map(|i| (avif[i + 5] >> 5, avif[i + 5] & 0x1f))
+            .collect();
+        // Sequence header OBUs in the media data: header byte 0x0a (type 1, with a size), a
+        // one-byte size, then a payload starting with still_picture and
+        // reduced_still_picture_header set.
+        let mdat = find_all(b"mdat", 0)[0];
+        let headers: Vec<(u8, u8)> = find_all(&[0x0a], mdat)
+            .into_iter()
+            .filter(|&i| i + 3 < avif.len() && avif[i + 1] < 0x80 && avif[i + 2] & 0x18 == 0x18)
+            .map(|i| {
+                let (a, b) = (avif[i + 2], avif[i + 3]);
+                (a >> 5, ((a & 0x07) << 2) | (b >> 6))
+            })
+            .collect();
+        assert_eq!(boxes.len(), items, "{what}: av1C boxes {boxes:?}");
+        assert!(
+            headers.len() >= items,
+            "{what}: sequence headers {headers:?}"
+        );
+        for (profile, level) in &boxes {
+            assert_eq!(*level, 31, "{what}: av1C {boxes:?}");
+            assert!(
+                headers.contains(&(*profile, 31)),
+                "{what}: av1C {boxes:?}, sequence headers {headers:?}"
+            );
+        }
+    }
+
     #[test]
     fn avif_output_is_8_bit_4_2_0_below_q90_unless_full_chroma_is_asked_and_decodes_back() {
         // Odd sizes: the half-size chroma planes round up. The transparent part is black (as
@@ -1479,21 +1518,49 @@ mod tests {
         });
         let opaque = DynamicImage::ImageRgb8(DynamicImage::ImageRgba8(rgba.clone()).into_rgb8());
         let opaque_rgba = DynamicImage::ImageRgba8(opaque.to_rgba8());
+        // Both encoders where the build has libaom; libaom's fastest speed is 9.
+        let encoders = [
+            Some(crate::AvifEncoder::Rav1e),
+            cfg!(feature = "aom").then_some(crate::AvifEncoder::Aom),
+        ];
         for (img, alpha) in [
             (opaque, false),
             (opaque_rgba, false), // every pixel opaque: no alpha item
             (DynamicImage::ImageRgba8(rgba), true),
         ] {
-            for (speed, quality, full, layout) in [
-                (10, 80, false, Layout::I420),
-                (9, 80, false, Layout::I420),
-                (6, 80, false, Layout::I420),
-                (9, 80, true, Layout::I444),
-                (9, 90, false, Layout::I444),
-            ] {
-                let out = crate::encode::encode_avif(img.clone(), quality, speed, full).unwrap();
+            for (encoder, (speed, quality, full, layout)) in
+                encoders.iter().flatten().flat_map(|&e| {
+                    [
+                        (10, 80, false, Layout::I420),
+                        (9, 80, false, Layout::I420),
+                        (6, 80, false, Layout::I420),
+                        (9, 80, true, Layout::I444),
+                        (9, 90, false, Layout::I444),
+                    ]
+                    .into_iter()
+                    .filter(move |c| e == crate::AvifEncoder::Rav1e || c.0 <= 9)
+                    .map(move |c| (e, c))
+                })
+            {
+                let out =
+                    crate::encode::encode_avif(img.clone(), quality, speed, full, encoder).unwrap();
                 let hdr = read_header(&out).unwrap();
-                let what = format!("speed {speed}, q{quality}, full chroma {full}, alpha {alpha}");
+                let what = format!(
+                    "{encoder:?} speed {speed}, q{quality}, full chroma {full}, alpha {alpha}"
+                );
+                av1c_agrees_with_the_sequence_headers(&out, 1 + usize::from(alpha), &what);
+                if encoder != crate::AvifEncoder::Rav1e {
+                    // The other encoder's bytes, not rav1e's under another name.
+                    let rav1e = crate::encode::encode_avif(
+                        img.clone(),
+                        quality,
+                        speed,
+                        full,
+                        crate::AvifEncoder::Rav1e,
+                    )
+                    .unwrap();
+                    assert_ne!(out, rav1e, "{what}");
+                }
                 assert_eq!(hdr.bit_depth, 8, "{what}");
                 assert_eq!(hdr.layout, layout, "{what}");
                 assert_eq!((hdr.width, hdr.height, hdr.alpha), (w, h, alpha), "{what}");
@@ -1523,15 +1590,24 @@ mod tests {
             }
         }
         // The smallest shapes 4:2:0 can meet.
-        for (w, h) in [(1, 1), (1, 9), (9, 1), (2, 3)] {
+        let shapes = [(1, 1), (1, 9), (9, 1), (2, 3)];
+        for (encoder, (w, h)) in encoders
+            .iter()
+            .flatten()
+            .flat_map(|&e| shapes.map(|s| (e, s)))
+        {
             let img = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
                 w,
                 h,
                 image::Rgba([10, 200, 30, 128]),
             ));
-            let out = crate::encode::encode_avif(img, 80, 9, false).unwrap();
+            let out = crate::encode::encode_avif(img, 80, 9, false, encoder).unwrap();
             let hdr = read_header(&out).unwrap();
-            assert_eq!((hdr.width, hdr.height, hdr.alpha), (w, h, true));
+            assert_eq!(
+                (hdr.width, hdr.height, hdr.alpha),
+                (w, h, true),
+                "{encoder:?}"
+            );
             let p = hdr
                 .decode(u64::MAX, 1)
                 .unwrap()
@@ -1540,10 +1616,10 @@ mod tests {
                 .0;
             assert!(
                 p[1] > 170 && p[0] < 40 && p[3].abs_diff(128) < 10,
-                "{w}x{h}: {p:?}"
+                "{encoder:?} {w}x{h}: {p:?}"
             );
         }
-        assert_eq!(crate::OutputSpec::default().avif_speed, 9);
+        assert_eq!(crate::OutputSpec::default().effective_avif_speed(), 9);
         assert!(!crate::OutputSpec::default().full_chroma);
     }
 

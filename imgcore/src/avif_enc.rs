@@ -1,5 +1,5 @@
-//! AVIF output: 8-bit RGB(A) → YCbCr (BT.601, full range) → rav1e still picture → AVIF box
-//! structure (avif-serialize).
+//! AVIF output: 8-bit RGB(A) → YCbCr (BT.601, full range) → an AV1 still picture from rav1e
+//! (or libaom, `aom_enc`, with the `aom` feature) → AVIF box structure (avif-serialize).
 //!
 //! The colour planes are 4:2:0 below quality 90, as libvips writes AVIF (and imgcore JPEG):
 //! on photos, at equal SSIMULACRA2, they take fewer bytes and less CPU than 4:4:4
@@ -9,6 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::ImageFormat;
+use crate::spec::AvifEncoder;
 use image::DynamicImage;
 use rav1e::prelude::{
     ChromaSamplePosition, ChromaSampling, ColorDescription, ColorPrimaries, Config, EncoderConfig,
@@ -102,12 +103,72 @@ fn config(
         .with_threads(1)
 }
 
-/// Encodes one frame whose planes `fill` writes; returns the AV1 key frame's OBUs.
-fn encode_frame(cfg: &Config, fill: impl FnOnce(&mut rav1e::Frame<u8>)) -> Result<Vec<u8>> {
+/// One plane of samples: `height` rows of `width` bytes, `stride` bytes apart.
+pub(crate) struct Plane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// Encodes one frame of `width`×`height` with `encoder`: Y, Cb and Cr (`sampling` 4:2:0 or
+/// 4:4:4, with `colour` signalled) or one monochrome plane (`Cs400`, for alpha). Returns the
+/// AV1 key frame's OBUs.
+#[allow(clippy::too_many_arguments)]
+fn encode_frame(
+    encoder: AvifEncoder,
+    width: usize,
+    height: usize,
+    planes: &[Plane<'_>],
+    sampling: ChromaSampling,
+    colour: Option<ColorDescription>,
+    quality: u8,
+    speed: u8,
+) -> Result<Vec<u8>> {
+    // Each plane must hold its rows: luma at full size, chroma at half or full size.
+    let (cw, ch) = match sampling {
+        ChromaSampling::Cs444 => (width, height),
+        _ => (width.div_ceil(2), height.div_ceil(2)),
+    };
+    let expected: &[(usize, usize)] = match sampling {
+        ChromaSampling::Cs400 => &[(width, height)],
+        _ => &[(width, height), (cw, ch), (cw, ch)],
+    };
+    let fits = planes.len() == expected.len()
+        && planes.iter().zip(expected).all(|(p, &(w, h))| {
+            (p.width, p.height) == (w, h)
+                && p.stride >= w
+                && h > 0
+                && p.data.len() >= (h - 1) * p.stride + w
+        });
+    if !fits {
+        return Err(Error::encode(FMT, "the planes do not match the frame"));
+    }
+    match encoder {
+        AvifEncoder::Rav1e => {
+            let cfg = config(width, height, quality, speed, sampling, colour);
+            rav1e_frame(&cfg, planes)
+        }
+        #[cfg(feature = "aom")]
+        AvifEncoder::Aom => {
+            crate::aom_enc::encode_frame(width, height, planes, sampling, quality, speed)
+        }
+        #[cfg(not(feature = "aom"))]
+        AvifEncoder::Aom => Err(Error::encode(
+            FMT,
+            "this build has no libaom (cargo feature `aom`)",
+        )),
+    }
+}
+
+/// rav1e: the key frame's OBUs for one frame of `planes`.
+fn rav1e_frame(cfg: &Config, planes: &[Plane<'_>]) -> Result<Vec<u8>> {
     let fail = |e: &dyn std::fmt::Display| Error::encode(FMT, format!("AV1 encoder: {e}"));
     let mut ctx: rav1e::Context<u8> = cfg.new_context().map_err(|e| fail(&e))?;
     let mut frame = ctx.new_frame();
-    fill(&mut frame);
+    for (dst, src) in frame.planes.iter_mut().zip(planes) {
+        dst.copy_from_raw_u8(src.data, src.stride, 1);
+    }
     ctx.send_frame(frame).map_err(|e| fail(&e))?;
     ctx.flush();
     let mut out = Vec::new();
@@ -192,7 +253,13 @@ fn fill_transparent(rgba: &mut image::RgbaImage) {
 
 /// Encodes `img` (any layout; converted to 8-bit RGB or RGBA) as an AVIF still image. An
 /// alpha channel in which every pixel is opaque is not written.
-pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) -> Result<Vec<u8>> {
+pub(crate) fn encode(
+    img: DynamicImage,
+    quality: u8,
+    speed: u8,
+    chroma: Chroma,
+    encoder: AvifEncoder,
+) -> Result<Vec<u8>> {
     let (w, h) = (img.width(), img.height());
     let (wu, hu) = (w as usize, h as usize);
     let (sub, sampling) = match chroma {
@@ -231,36 +298,60 @@ pub(crate) fn encode(img: DynamicImage, quality: u8, speed: u8, chroma: Chroma) 
     .map_err(|e| Error::encode(FMT, format!("YCbCr conversion: {e}")))?;
     drop(pixels);
 
-    let colour_cfg = config(
+    let (cw, ch) = match chroma {
+        Chroma::Half => (wu.div_ceil(2), hu.div_ceil(2)),
+        Chroma::Full => (wu, hu),
+    };
+    let colour = encode_frame(
+        encoder,
         wu,
         hu,
-        quality,
-        speed,
+        &[
+            Plane {
+                data: planes.y_plane.borrow(),
+                stride: planes.y_stride as usize,
+                width: wu,
+                height: hu,
+            },
+            Plane {
+                data: planes.u_plane.borrow(),
+                stride: planes.u_stride as usize,
+                width: cw,
+                height: ch,
+            },
+            Plane {
+                data: planes.v_plane.borrow(),
+                stride: planes.v_stride as usize,
+                width: cw,
+                height: ch,
+            },
+        ],
         sampling,
         Some(ColorDescription {
             color_primaries: ColorPrimaries::BT709,
             transfer_characteristics: TransferCharacteristics::SRGB,
             matrix_coefficients: MatrixCoefficients::BT601,
         }),
-    );
-    let colour = encode_frame(&colour_cfg, |frame| {
-        let planes_in = [
-            (planes.y_plane.borrow(), planes.y_stride),
-            (planes.u_plane.borrow(), planes.u_stride),
-            (planes.v_plane.borrow(), planes.v_stride),
-        ];
-        for (dst, (src, stride)) in frame.planes.iter_mut().zip(planes_in) {
-            dst.copy_from_raw_u8(src, stride as usize, 1);
-        }
-    })?;
+        quality,
+        speed,
+    )?;
     drop(planes);
     let alpha = match alpha {
-        Some(a) => {
-            let cfg = config(wu, hu, quality, speed, ChromaSampling::Cs400, None);
-            Some(encode_frame(&cfg, |frame| {
-                frame.planes[0].copy_from_raw_u8(&a, wu, 1);
-            })?)
-        }
+        Some(a) => Some(encode_frame(
+            encoder,
+            wu,
+            hu,
+            &[Plane {
+                data: &a,
+                stride: wu,
+                width: wu,
+                height: hu,
+            }],
+            ChromaSampling::Cs400,
+            None,
+            quality,
+            speed,
+        )?),
         None => None,
     };
 

@@ -1,5 +1,5 @@
 //! Encoders: JPEG (mozjpeg, libjpeg-turbo settings), PNG (image/png), WebP (libwebp),
-//! AVIF (rav1e, in `avif_enc`).
+//! AVIF (rav1e, or libaom with the `aom` feature, in `avif_enc`).
 
 use crate::format::ImageFormat;
 use crate::spec::OutputSpec;
@@ -229,7 +229,13 @@ pub(crate) fn encode(
             webp_with_metadata(&mem, w, h, img.color().has_alpha(), embed.icc, embed.exif)
                 .ok_or_else(|| Error::encode(format, "cannot add metadata chunks"))
         }
-        ImageFormat::Avif => encode_avif(img, quality, spec.avif_speed, spec.full_chroma),
+        ImageFormat::Avif => encode_avif(
+            img,
+            quality,
+            spec.effective_avif_speed(),
+            spec.full_chroma,
+            spec.avif_encoder,
+        ),
         other => Err(Error::encode(other, "not an output format")),
     }
 }
@@ -240,6 +246,7 @@ pub(crate) fn encode_avif(
     quality: u8,
     speed: u8,
     full_chroma: bool,
+    encoder: crate::AvifEncoder,
 ) -> Result<Vec<u8>> {
     use crate::avif_enc::{encode, Chroma};
     // 4:4:4 from q90, as for JPEG (and libvips's AVIF); not measured for AVIF: the quality
@@ -249,11 +256,17 @@ pub(crate) fn encode_avif(
     } else {
         Chroma::Half
     };
-    encode(to_8bit(img), quality, speed, chroma)
+    encode(to_8bit(img), quality, speed, chroma, encoder)
 }
 
 #[cfg(not(feature = "avif"))]
-fn encode_avif(_img: DynamicImage, _quality: u8, _speed: u8, _full: bool) -> Result<Vec<u8>> {
+fn encode_avif(
+    _img: DynamicImage,
+    _quality: u8,
+    _speed: u8,
+    _full: bool,
+    _encoder: crate::AvifEncoder,
+) -> Result<Vec<u8>> {
     Err(Error::encode(
         ImageFormat::Avif,
         "this build has no AVIF encoder (feature `avif`)",

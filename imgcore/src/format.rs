@@ -157,7 +157,7 @@ pub enum OutputFormat {
     /// WebP (through libwebp).
     #[serde(rename = "webp")]
     WebP,
-    /// AVIF (through rav1e).
+    /// AVIF (through rav1e, or libaom in builds with the `aom` feature).
     Avif,
     /// The input's format when it is JPEG, PNG or WebP; WebP for HEIC, AVIF and JPEG XL
     /// (photos a browser may not show: a lossy web format that keeps alpha); PNG for GIF,

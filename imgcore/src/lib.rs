@@ -4,6 +4,8 @@
 
 mod alloc;
 mod anim;
+#[cfg(feature = "aom")]
+mod aom_enc;
 #[cfg(feature = "avif")]
 mod avif;
 #[cfg(feature = "avif")]
@@ -36,7 +38,7 @@ pub use format::{ImageFormat, OutputFormat};
 pub use limits::{parse_byte_size, Limits};
 pub use probe::{probe, probe_with_limits, ColorModel, ImageInfo};
 pub use render::{estimate_memory, output_size, render, MemoryEstimate, Plan, Rendered, Rendition};
-pub use spec::{Filter, Fit, Gravity, OutputSpec};
+pub use spec::{AvifEncoder, Filter, Fit, Gravity, OutputSpec};
 
 /// The engine's version, recorded with every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

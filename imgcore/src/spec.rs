@@ -16,7 +16,7 @@
 //! - flags: `upscale`, `progressive`, `lossless`, `keep` (keep metadata), `speed1`…`speed10` (AVIF),
 //!   `small` (JPEG: mozjpeg's trellis quantisation and scan optimisation), `anim` (keep an
 //!   animated GIF, WebP or JPEG XL animated, as an animated WebP), `yuv444` (AVIF: chroma at
-//!   full resolution).
+//!   full resolution), `aom` (AVIF: libaom instead of rav1e, in builds with the `aom` feature).
 //!
 //! So `1600,800,200,webp,q75` is three WebP outputs at quality 75, and
 //! `800x600,cover,webp,q75,200x200,cover,png` is one WebP and one PNG output.
@@ -132,6 +132,23 @@ impl Gravity {
     }
 }
 
+/// The AV1 encoder behind AVIF output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AvifEncoder {
+    /// rav1e (Rust), in every build with the `avif` feature. `q` maps to its quantizer as
+    /// ravif 0.13's did. Default.
+    #[default]
+    Rav1e,
+    /// libaom (C, built from source by cmake) in its all-intra mode, only in builds with the
+    /// `aom` feature. `q` maps to its quantizer as libavif's does (so a `q` gives a higher
+    /// score than with rav1e). At its default speed 6 it writes about 2 % fewer bytes than
+    /// rav1e at speed 9 at equal SSIMULACRA2 for about 0.75× the CPU; at speed 5, about 12 %
+    /// fewer for about 2× (BENCHMARKS.md, "AVIF encoder settings").
+    Aom,
+}
+
 /// The resampling filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -207,15 +224,21 @@ pub struct OutputSpec {
     /// `webp` or `same`; a still source renders as without it. Default: `false` (the first
     /// frame only).
     pub anim: bool,
-    /// AVIF encoder speed (rav1e's presets), 1 (slow, small) to 10 (fast). Default: 9.
-    /// Speed 8 writes about 6 % fewer bytes at equal SSIMULACRA2 for 1.2–1.3× the CPU
-    /// (BENCHMARKS.md, "AVIF encoder settings"); speed 1 costs about 25× speed 9 (README).
-    pub avif_speed: u8,
+    /// AVIF encoder speed, the encoder's own presets: rav1e's 1 (slow, small) to 10 (fast),
+    /// libaom's `cpu-used` 1 to 9. `None` is the encoder's default
+    /// ([`OutputSpec::effective_avif_speed`]): 9 for rav1e, 6 for libaom (whose speed 9 writes
+    /// about 30 % more bytes than rav1e's). With rav1e, speed 8 writes about 6 % fewer bytes at
+    /// equal SSIMULACRA2 for 1.1–1.3× the CPU (BENCHMARKS.md, "AVIF encoder settings"); speed 1
+    /// costs about 25× speed 9 (README). Default: `None`.
+    pub avif_speed: Option<u8>,
     /// AVIF with chroma at full resolution (4:4:4) below quality 90 too (from 90 it always
     /// is), instead of half width and height (4:2:0). For line art, text and flat graphics,
     /// where halved chroma blurs coloured edges; photos take more bytes and CPU for the same
     /// score. Spec flag `yuv444`; the format must be `avif`. Default: `false`.
     pub full_chroma: bool,
+    /// The AV1 encoder for AVIF output. Spec flag `aom` picks libaom; the format must be
+    /// `avif` and the build must have the `aom` feature. Default: [`AvifEncoder::Rav1e`].
+    pub avif_encoder: AvifEncoder,
     /// PNG compression: 0 = fastest … 2 = best. Default: 0 (fast filters and deflate).
     pub png_compression: u8,
 }
@@ -236,8 +259,9 @@ impl Default for OutputSpec {
             lossless: false,
             small: false,
             anim: false,
-            avif_speed: 9,
+            avif_speed: None,
             full_chroma: false,
+            avif_encoder: AvifEncoder::Rav1e,
             png_compression: 0,
         }
     }
@@ -282,6 +306,14 @@ impl OutputSpec {
         })
     }
 
+    /// The AVIF encoder speed used when `avif_speed` is `None`: 9 for rav1e, 6 for libaom.
+    pub fn effective_avif_speed(&self) -> u8 {
+        self.avif_speed.unwrap_or(match self.avif_encoder {
+            AvifEncoder::Rav1e => 9,
+            AvifEncoder::Aom => 6,
+        })
+    }
+
     /// Check the values make sense, and that the box is within [`MAX_OUTPUT_SIDE`] and
     /// [`MAX_OUTPUT_PIXELS`].
     pub fn validate(&self) -> Result<()> {
@@ -311,11 +343,12 @@ impl OutputSpec {
                 return Err(Error::InvalidSpec(format!("quality {q} is not in 1..=100")));
             }
         }
-        if !(1..=10).contains(&self.avif_speed) {
-            return Err(Error::InvalidSpec(format!(
-                "AVIF speed {} is not in 1..=10",
-                self.avif_speed
-            )));
+        if let Some(speed) = self.avif_speed {
+            if !(1..=10).contains(&speed) {
+                return Err(Error::InvalidSpec(format!(
+                    "AVIF speed {speed} is not in 1..=10"
+                )));
+            }
         }
         if self.anim && !matches!(self.format, OutputFormat::WebP | OutputFormat::Same) {
             return Err(Error::InvalidSpec(format!(
@@ -328,6 +361,24 @@ impl OutputSpec {
                 "`yuv444` sets AVIF's chroma: the format must be avif, not {}",
                 self.format.name()
             )));
+        }
+        if self.avif_encoder == AvifEncoder::Aom {
+            if self.format != OutputFormat::Avif {
+                return Err(Error::InvalidSpec(format!(
+                    "`aom` picks AVIF's encoder: the format must be avif, not {}",
+                    self.format.name()
+                )));
+            }
+            if !cfg!(feature = "aom") {
+                return Err(Error::InvalidSpec(
+                    "`aom`: this build has no libaom (cargo feature `aom` of imgcore)".into(),
+                ));
+            }
+            if let Some(speed @ 10..) = self.avif_speed {
+                return Err(Error::InvalidSpec(format!(
+                    "libaom's speeds are 1..=9, not {speed}"
+                )));
+            }
         }
         if self.png_compression > 2 {
             return Err(Error::InvalidSpec(format!(
@@ -432,13 +483,14 @@ impl OutputSpec {
             (self.small, "small"),
             (self.anim, "anim"),
             (self.full_chroma, "yuv444"),
+            (self.avif_encoder == AvifEncoder::Aom, "aom"),
         ] {
             if flag {
                 parts.push(name.into());
             }
         }
-        if self.avif_speed != d.avif_speed {
-            parts.push(format!("speed{}", self.avif_speed));
+        if let Some(speed) = self.avif_speed {
+            parts.push(format!("speed{speed}"));
         }
         if self.png_compression != d.png_compression {
             parts.push(format!("z{}", self.png_compression));
@@ -512,7 +564,7 @@ fn apply_option(spec: &mut OutputSpec, tok: &str, raw: &str) -> Result<()> {
     } else if let Some(q) = number_after(tok, "q") {
         spec.quality = Some(q?);
     } else if let Some(s) = number_after(tok, "speed") {
-        spec.avif_speed = s?;
+        spec.avif_speed = Some(s?);
     } else if let Some(z) = number_after(tok, "z") {
         spec.png_compression = z?;
     } else {
@@ -524,6 +576,7 @@ fn apply_option(spec: &mut OutputSpec, tok: &str, raw: &str) -> Result<()> {
             "small" => spec.small = true,
             "anim" | "animated" => spec.anim = true,
             "yuv444" => spec.full_chroma = true,
+            "aom" => spec.avif_encoder = AvifEncoder::Aom,
             _ => {
                 return Err(Error::InvalidSpec(format!(
                     "unknown option `{raw}` (expected a size, fit, gravity, format, qN, filter or flag)"
@@ -601,6 +654,30 @@ mod tests {
         }
         // `same` never becomes AVIF (AVIF input gives WebP), so the flag would be lost.
         for s in ["800,yuv444", "800,same,yuv444", "800,webp,yuv444"] {
+            let e = OutputSpec::parse_list(s).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidSpec, "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn aom_picks_libaom_for_avif_in_builds_that_have_it() {
+        assert_eq!(OutputSpec::default().avif_encoder, AvifEncoder::Rav1e);
+        let parsed = OutputSpec::parse_list("800,avif,aom,speed6");
+        if cfg!(feature = "aom") {
+            let spec = &parsed.unwrap()[0];
+            assert_eq!(spec.avif_encoder, AvifEncoder::Aom);
+            assert_eq!(spec.avif_speed, Some(6));
+            assert_eq!(spec.to_spec_string(), "800,avif,aom,speed6");
+            // Without a speed, libaom's default is its own.
+            let spec = &OutputSpec::parse_list("800,avif,aom").unwrap()[0];
+            assert_eq!((spec.avif_speed, spec.effective_avif_speed()), (None, 6));
+            assert_eq!(spec.to_spec_string(), "800,avif,aom");
+        } else {
+            let e = parsed.unwrap_err();
+            assert!(e.to_string().contains("feature `aom`"), "{e}");
+        }
+        // Another format, or a speed libaom's all-intra mode does not have, is refused.
+        for s in ["800,aom", "800,webp,aom", "800,avif,aom,speed10"] {
             let e = OutputSpec::parse_list(s).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidSpec, "{s}: {e}");
         }
