@@ -34,9 +34,6 @@ import compare  # noqa: E402
 import quality  # noqa: E402  (reference, score_one, monotone, interp, bd_rate)
 
 ROOT = compare.ROOT
-PHOTOS = ROOT / ".cache" / "corpus" / "photos"
-NAMES = ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Wine_by_Jakkub_Mede.jpg",
-         "free_by_Peter_Nerlich.jpg", "iphone-6-plus-orientation-6.jpg")
 IMGTOOL = ROOT / "target" / "release" / "imgtool"
 
 
@@ -120,7 +117,7 @@ def ivf_payload(ivf: Path) -> int:
 def main():
     if not shutil.which("SvtAv1EncApp") or not shutil.which("dav1d") or not shutil.which("avifdec"):
         sys.exit("needs SvtAv1EncApp (svt-av1), dav1d and avifdec (libavif-bin)")
-    srcs = [PHOTOS / n for n in NAMES]
+    srcs = quality.AVIF_PHOTOS
     cache = ROOT / "target" / "peers-inputs" / "references"
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="av1-", dir=ROOT / "target"))

@@ -54,6 +54,10 @@ HERE = compare.HERE
 ROOT = compare.ROOT
 EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 PHOTOS = ROOT / ".cache" / "corpus" / "photos"
+# Workload A's photos (av1_encoders.py takes the same five).
+AVIF_PHOTOS = [PHOTOS / n for n in ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg",
+                                    "Wine_by_Jakkub_Mede.jpg", "free_by_Peter_Nerlich.jpg",
+                                    "iphone-6-plus-orientation-6.jpg")]
 Image.MAX_IMAGE_PIXELS = None
 try:  # HEIC sources (compare.py's W7) for the reference
     import pillow_heif
@@ -267,8 +271,7 @@ def main():
     if len(photos) < 20:
         sys.exit("needs the differential corpus's photos: bash scripts/corpus.sh")
     lam = PHOTOS / "sunset_by_Aitzol_Berasategi.jpg"  # 4272x2848, 12.2 MP
-    avif_in = [PHOTOS / n for n in ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Wine_by_Jakkub_Mede.jpg",
-                                    "free_by_Peter_Nerlich.jpg", "iphone-6-plus-orientation-6.jpg")]
+    avif_in = AVIF_PHOTOS
     png = compare.CORPUS / "alpha-premultiply-2048x1536-paper.png"
     it = a.imgtool
     base = {"imgtool": imgtool(it), "vipsthumbnail": vips, "sharp": sharp(), "Pillow": pillow, "ImageMagick": magick}

@@ -50,8 +50,9 @@ pub(crate) fn encode_frame(
     };
     // The planes' sizes were checked by the caller (`avif_enc::encode_frame`).
     let monochrome = sampling == ChromaSampling::Cs400;
-    let half = sampling == ChromaSampling::Cs420;
-    let fmt = if half || monochrome {
+    // 4:2:0 and monochrome go in an I420 image (profile 0), 4:4:4 in an I444 one (profile 1).
+    let i420 = sampling != ChromaSampling::Cs444;
+    let fmt = if i420 {
         aom::AOM_IMG_FMT_I420
     } else {
         aom::AOM_IMG_FMT_I444
@@ -72,7 +73,7 @@ pub(crate) fn encode_frame(
         cfg.g_threads = 1;
         cfg.g_limit = 1;
         cfg.g_lag_in_frames = 0;
-        cfg.g_profile = if half || monochrome { 0 } else { 1 };
+        cfg.g_profile = if i420 { 0 } else { 1 };
         cfg.g_bit_depth = aom::AOM_BITS_8;
         cfg.g_input_bit_depth = 8;
         cfg.rc_end_usage = aom::AOM_Q;
@@ -117,31 +118,25 @@ pub(crate) fn encode_frame(
             if img.is_null() {
                 return Err(Error::encode(FMT, "libaom: image allocation failed"));
             }
-            // The image's planes: luma `width`×`height`, chroma half or full size; for a
-            // monochrome frame, the (unused) chroma planes of an I420 image are mid-grey.
-            let (cw, ch) = if half || monochrome {
-                (width.div_ceil(2), height.div_ceil(2))
-            } else {
-                (width, height)
-            };
+            // The given planes at their own (checked) sizes; for a monochrome frame, the
+            // unused chroma planes of the I420 image are mid-grey.
             for p in 0..3 {
-                let (pw, ph) = if p == 0 { (width, height) } else { (cw, ch) };
                 let dst_stride = (*img).stride[p] as usize;
                 let dst = (*img).planes[p];
                 match planes.get(p) {
                     Some(src) => {
-                        for y in 0..ph {
-                            let row = &src.data[y * src.stride..y * src.stride + pw];
+                        for y in 0..src.height {
+                            let row = &src.data[y * src.stride..][..src.width];
                             std::ptr::copy_nonoverlapping(
                                 row.as_ptr(),
                                 dst.add(y * dst_stride),
-                                pw,
+                                row.len(),
                             );
                         }
                     }
                     None => {
-                        for y in 0..ph {
-                            std::ptr::write_bytes(dst.add(y * dst_stride), 128, pw);
+                        for y in 0..height.div_ceil(2) {
+                            std::ptr::write_bytes(dst.add(y * dst_stride), 128, width.div_ceil(2));
                         }
                     }
                 }
