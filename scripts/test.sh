@@ -68,7 +68,8 @@ cargo test --workspace --locked --no-run
 # features for that package alone: build that binary now so the first invoke starts at once.
 cargo build -p imgtool-lambda --bin bootstrap --locked
 # imgcore's AVIF tests once more with libaom built in (feature `aom`): they run every case
-# through both encoders.
+# through both encoders, with the pinned libaom that scripts/libaom.sh builds.
+bash scripts/libaom.sh
 cargo test -p imgcore --features aom --locked --lib --no-run
 
 source scripts/moto.sh

@@ -40,5 +40,18 @@ pub use probe::{probe, probe_with_limits, ColorModel, ImageInfo};
 pub use render::{estimate_memory, output_size, render, MemoryEstimate, Plan, Rendered, Rendition};
 pub use spec::{AvifEncoder, Filter, Fit, Gravity, OutputSpec};
 
+/// The version of the libaom this build links (`3.14.1`), or `None` in a build without the
+/// `aom` feature. libaom 3.12 and later encode with `tune=iq` (spec flag `aom`).
+#[cfg(feature = "aom")]
+pub fn libaom_version() -> Option<String> {
+    Some(aom_enc::version())
+}
+
+/// The version of the libaom this build links: `None`, as this build has no `aom` feature.
+#[cfg(not(feature = "aom"))]
+pub fn libaom_version() -> Option<String> {
+    None
+}
+
 /// The engine's version, recorded with every output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

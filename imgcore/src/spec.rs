@@ -142,10 +142,13 @@ pub enum AvifEncoder {
     #[default]
     Rav1e,
     /// libaom (C, built from source by cmake) in its all-intra mode, only in builds with the
-    /// `aom` feature. `q` maps to its quantizer as libavif's does (so a `q` gives a higher
-    /// score than with rav1e). At its default speed 6 it writes about 2 % fewer bytes than
-    /// rav1e at speed 9 at equal SSIMULACRA2 for about 0.75× the CPU; at speed 5, about 12 %
-    /// fewer for about 2× (BENCHMARKS.md, "AVIF encoder settings").
+    /// `aom` feature. With libaom 3.12 or later (this workspace links 3.14.1) it encodes with
+    /// `tune=iq`, and `q` maps to its quantizer so that a `q` scores about as with rav1e; at
+    /// its default speed 6 it writes about 12 % fewer bytes than rav1e at speed 9 at equal
+    /// SSIMULACRA2 for about 0.8× the CPU, at speed 5 about 20 % fewer (fewer than sharp's
+    /// libaom) for about 2.4× (BENCHMARKS.md, "At equal quality", workload A). With an older
+    /// libaom: libaom's default tuning and libavif's `q` map (a `q` scores higher than with
+    /// rav1e), about 2 % fewer bytes than rav1e at speed 6.
     Aom,
 }
 
@@ -227,7 +230,7 @@ pub struct OutputSpec {
     /// AVIF encoder speed, the encoder's own presets: rav1e's 1 (slow, small) to 10 (fast),
     /// libaom's `cpu-used` 1 to 9. `None` is the encoder's default
     /// ([`OutputSpec::effective_avif_speed`]): 9 for rav1e, 6 for libaom (whose speed 9 writes
-    /// about 30 % more bytes than rav1e's). With rav1e, speed 8 writes about 6 % fewer bytes at
+    /// about 15 % more bytes than rav1e's). With rav1e, speed 8 writes about 6 % fewer bytes at
     /// equal SSIMULACRA2 for 1.1–1.3× the CPU (BENCHMARKS.md, "AVIF encoder settings"); speed 1
     /// costs about 25× speed 9 (README). Default: `None`.
     pub avif_speed: Option<u8>,

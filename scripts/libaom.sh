@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds libaom 3.14.1 (static, encoder only) from Debian's copy of its release tarball,
+# pinned by sha256, into target/libaom-3.14.1, where .cargo/config.toml points libaom-sys
+# (LIB_AOM_*) for builds with the `aom` feature. Run it once before such a build; it does
+# nothing when the library is there. libaom 3.14 has the still-image tuning `tune=iq`
+# (3.12 and later) that imgcore's libaom path uses. Needs python3 (the download), cmake, make,
+# a C++ compiler and nasm (scripts/ensure-build-tools.sh).
+set -euo pipefail
+AOM_VERSION=3.14.1
+AOM_SHA256=4ef9882eda023582499511b845f4d4368a34c9886f545a7eea4ca20799d3c161
+AOM_URL="http://deb.debian.org/debian/pool/main/a/aom/aom_${AOM_VERSION}.orig.tar.xz"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+prefix="$root/target/libaom-$AOM_VERSION"
+grep -q "target/libaom-$AOM_VERSION/lib\"" "$root/.cargo/config.toml" || {
+  echo "libaom.sh: .cargo/config.toml does not point at libaom $AOM_VERSION" >&2
+  exit 1
+}
+[ -f "$prefix/lib/libaom.a" ] && exit 0
+
+echo "==> building libaom $AOM_VERSION (static, encoder only) into $prefix"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+python3 - "$AOM_URL" "$work/aom.tar.xz" <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=120) as r, open(sys.argv[2], "wb") as f:
+    f.write(r.read())
+PY
+echo "$AOM_SHA256  $work/aom.tar.xz" | sha256sum -c --quiet -
+tar -xJf "$work/aom.tar.xz" -C "$work"
+# libaom-sys's own switches, but for the decoder, which imgcore does not use; position-
+# independent code, as Rust links PIE executables.
+cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCONFIG_PIC=1 \
+  -DCMAKE_INSTALL_PREFIX="$prefix.partial" -DCMAKE_INSTALL_LIBDIR=lib \
+  -DENABLE_DOCS=0 -DENABLE_EXAMPLES=0 -DENABLE_TESTDATA=0 -DENABLE_TESTS=0 -DENABLE_TOOLS=0 \
+  -DCONFIG_AV1_DECODER=0 >"$work/cmake.log" 2>&1 || { tail -n 30 "$work/cmake.log" >&2; exit 1; }
+cmake --build "$work/build" -j "$(nproc)" >"$work/build.log" 2>&1 \
+  || { tail -n 30 "$work/build.log" >&2; exit 1; }
+rm -rf "$prefix.partial"
+cmake --install "$work/build" >/dev/null
+# Only a whole install takes the name the build looks for.
+rm -rf "$prefix"
+mv "$prefix.partial" "$prefix"
