@@ -8,7 +8,13 @@
 set -euo pipefail
 AOM_VERSION=3.14.1
 AOM_SHA256=4ef9882eda023582499511b845f4d4368a34c9886f545a7eea4ca20799d3c161
-AOM_URL="http://deb.debian.org/debian/pool/main/a/aom/aom_${AOM_VERSION}.orig.tar.xz"
+# Debian's pool keeps a tarball while a Debian suite (here: unstable) carries that version;
+# snapshot.debian.org keeps it for good (the second address; this build machine reaches only
+# the first). The sha256 pin checks whichever answers.
+AOM_URLS=(
+  "http://deb.debian.org/debian/pool/main/a/aom/aom_${AOM_VERSION}.orig.tar.xz"
+  "https://snapshot.debian.org/archive/debian/20261201T000000Z/pool/main/a/aom/aom_${AOM_VERSION}.orig.tar.xz"
+)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 prefix="$root/target/libaom-$AOM_VERSION"
 grep -q "target/libaom-$AOM_VERSION/lib\"" "$root/.cargo/config.toml" || {
@@ -20,23 +26,32 @@ grep -q "target/libaom-$AOM_VERSION/lib\"" "$root/.cargo/config.toml" || {
 echo "==> building libaom $AOM_VERSION (static, encoder only) into $prefix"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-python3 - "$AOM_URL" "$work/aom.tar.xz" <<'PY'
+python3 - "$work/aom.tar.xz" "${AOM_URLS[@]}" <<'PY'
 import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=120) as r, open(sys.argv[2], "wb") as f:
-    f.write(r.read())
+for url in sys.argv[2:]:
+    try:
+        with urllib.request.urlopen(url, timeout=120) as r:
+            data = r.read()
+    except OSError as e:
+        print(f"libaom.sh: {url}: {e}", file=sys.stderr)
+        continue
+    open(sys.argv[1], "wb").write(data)
+    break
+else:
+    sys.exit("libaom.sh: no address gave the tarball")
 PY
 echo "$AOM_SHA256  $work/aom.tar.xz" | sha256sum -c --quiet -
 tar -xJf "$work/aom.tar.xz" -C "$work"
 # libaom-sys's own switches, but for the decoder, which imgcore does not use; position-
 # independent code, as Rust links PIE executables.
-cmake -S "$work" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DCONFIG_PIC=1 \
-  -DCMAKE_INSTALL_PREFIX="$prefix.partial" -DCMAKE_INSTALL_LIBDIR=lib \
+cmake -S "$work" -B "$work/_build" -DCMAKE_BUILD_TYPE=Release -DCONFIG_PIC=1 \
+  -DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib \
   -DENABLE_DOCS=0 -DENABLE_EXAMPLES=0 -DENABLE_TESTDATA=0 -DENABLE_TESTS=0 -DENABLE_TOOLS=0 \
   -DCONFIG_AV1_DECODER=0 >"$work/cmake.log" 2>&1 || { tail -n 30 "$work/cmake.log" >&2; exit 1; }
-cmake --build "$work/build" -j "$(nproc)" >"$work/build.log" 2>&1 \
+cmake --build "$work/_build" -j "$(nproc)" >"$work/build.log" 2>&1 \
   || { tail -n 30 "$work/build.log" >&2; exit 1; }
+# Installed beside its final place, which only a whole install takes (aom.pc names the final one).
 rm -rf "$prefix.partial"
-cmake --install "$work/build" >/dev/null
-# Only a whole install takes the name the build looks for.
+cmake --install "$work/_build" --prefix "$prefix.partial" >/dev/null
 rm -rf "$prefix"
 mv "$prefix.partial" "$prefix"

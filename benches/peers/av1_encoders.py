@@ -16,7 +16,7 @@ IVF frame payload, so the container is not counted for either. CPU is the whole 
 
 Usage (after quality.py's set-up):
   apt-get install svt-av1 dav1d libavif-bin
-  cargo build --release -p imgtool --features aom
+  bash scripts/libaom.sh && cargo build --release -p imgtool --features aom
   benches/peers/.venv/bin/python benches/peers/av1_encoders.py > report.md
 """
 import math

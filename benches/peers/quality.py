@@ -17,7 +17,8 @@ ru_maxrss; compare.py reports it.
 
 Usage:
   bash benches/peers/setup.sh && bash scripts/corpus.sh
-  cargo build --release -p imgtool --features aom    (without `aom`, the libaom rows fail)
+  bash scripts/libaom.sh && cargo build --release -p imgtool --features aom
+      (without `aom`, the libaom rows fail)
   benches/peers/.venv/bin/python benches/peers/quality.py [--rounds 3] [--only P,L,A,Z]
       [--plot benches/peers/equal-quality.png] > report.md
 
