@@ -19,7 +19,6 @@ Usage (after quality.py's set-up):
   bash scripts/libaom.sh && cargo build --release -p imgtool --features aom
   benches/peers/.venv/bin/python benches/peers/av1_encoders.py > report.md
 """
-import math
 import shutil
 import subprocess
 import sys
@@ -188,11 +187,7 @@ def main():
     print("|---|---:|---:|---:|---:|---:|")
     for name, pts in results.items():
         curve = quality.monotone([(s, b, c) for _, s, b, c in pts])
-        cells = []
-        for x in (70, 75):
-            lb = quality.interp([(p[0], math.log(p[1])) for p in curve], x)
-            cpu = quality.interp([(p[0], p[2]) for p in curve], x)
-            cells += ["-" if lb is None else f"{math.exp(lb)/1000:.1f}", "-" if cpu is None else f"{cpu*1000:.0f}"]
+        cells = quality.cells_at(curve, (70, 75))
         bd = quality.bd_rate(ref, curve) if name != "imgtool rav1e speed 9 (default)" else None
         bds = "-" if bd is None else f"{bd[0]:+.1f} % ({bd[1]:.1f}-{bd[2]:.1f})"
         print(f"| {name} | {' | '.join(cells)} | {bds} |")

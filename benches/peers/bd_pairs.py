@@ -20,7 +20,7 @@ def main():
         sys.exit(__doc__)
     path, workload, tool, *others = sys.argv[1:]
     rows = json.loads(Path(path).read_text())["results"][workload]
-    curve = {t: quality.monotone([(s, b, cpu) for _q, s, b, cpu, _w, _r in r]) for t, r in rows.items()}
+    curve = {t: quality.as_curve(r) for t, r in rows.items()}
     for other in others:
         r = quality.bd_rate(curve[other], curve[tool])
         if r is None:

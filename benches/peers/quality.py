@@ -232,6 +232,22 @@ def monotone(curve):
     return kept
 
 
+def as_curve(rows):
+    """A sweep's result rows (q, score, bytes, cpu, wall, rss) as a monotone (score, bytes,
+    cpu) curve."""
+    return monotone([(s, b, c) for _q, s, b, c, _w, _r in rows])
+
+
+def cells_at(curve, targets):
+    """KB and CPU ms at each target score, interpolated on the curve ("-" outside it)."""
+    cells = []
+    for x in targets:
+        lb = interp([(p[0], math.log(p[1])) for p in curve], x)
+        cpu = interp([(p[0], p[2]) for p in curve], x)
+        cells += ["-" if lb is None else f"{math.exp(lb)/1000:.1f}", "-" if cpu is None else f"{cpu*1000:.0f}"]
+    return cells
+
+
 def bd_rate(ref, test):
     """Mean log-bytes difference of test against ref over the score range both cover,
     piecewise linear; as a percentage (negative: test is smaller)."""
@@ -350,7 +366,7 @@ def main():
         print()
         if len(qs) < 2:
             continue
-        curves = {t: monotone([(s, b, c) for q, s, b, c, _, _ in r]) for t, r in results[wid].items() if len(r) >= 2}
+        curves = {t: as_curve(r) for t, r in results[wid].items() if len(r) >= 2}
         if "imgtool" not in curves:
             continue
         ref = curves["imgtool"]
@@ -359,11 +375,7 @@ def main():
         print(f"| tool | {head} | bytes ratio @{targets[-1]:g} | CPU ratio @{targets[-1]:g} | BD-rate vs imgtool (score range) |")
         print("|---|" + "---:|" * (2 * len(targets) + 3))
         for t, c in curves.items():
-            cells = []
-            for x in targets:
-                lb = interp([(p[0], math.log(p[1])) for p in c], x)
-                cpu = interp([(p[0], p[2]) for p in c], x)
-                cells += ["-" if lb is None else f"{math.exp(lb)/1000:.1f}", "-" if cpu is None else f"{cpu*1000:.0f}"]
+            cells = cells_at(c, targets)
             x = targets[-1]
             lb_i, lb_t = interp([(p[0], math.log(p[1])) for p in ref], x), interp([(p[0], math.log(p[1])) for p in c], x)
             c_i, c_t = interp([(p[0], p[2]) for p in ref], x), interp([(p[0], p[2]) for p in c], x)
