@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the deployable Lambda package (arm64, provided.al2023) on an x86_64 Debian machine:
 # cargo-lambda cross-compiles with zig (both pinned, from PyPI, in their own virtualenv),
-# then the result is checked: an AArch64 ELF, linked only against libraries Amazon Linux
-# 2023 has, needing glibc 2.34 at most. Prints the sizes of the binary and the zip.
+# with the `aom` feature (AVIF through libaom too: scripts/libaom.sh cross-builds libaom
+# 3.14.1 for aarch64 first); then the result is checked: an AArch64 ELF, linked only against
+# libraries Amazon Linux 2023 has, needing glibc 2.34 at most, with the pinned libaom in it.
+# Prints the sizes of the binary and the zip.
 # Safe to run again: installs are skipped when already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,8 @@ command -v readelf >/dev/null || apt_install binutils
 # dav1d (AVIF input) is built by meson with the cross file libdav1d-sys ships, which names
 # Debian's aarch64 cross compiler.
 command -v aarch64-linux-gnu-gcc >/dev/null || apt_install gcc-aarch64-linux-gnu
+# libaom's cmake project wants a C++ compiler too (its encoder is C and NEON intrinsics).
+command -v aarch64-linux-gnu-g++ >/dev/null || apt_install g++-aarch64-linux-gnu
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 stamp="$VENV/.installed-cargo-lambda-$CARGO_LAMBDA_VERSION-ziglang-$ZIG_VERSION"
@@ -53,9 +57,15 @@ echo "==> cargo-lambda $(cargo lambda --version | awk '{print $2}'), zig $zig_fo
 echo "==> rustup target add $TARGET_TRIPLE"
 rustup target add "$TARGET_TRIPLE"
 
-echo "==> cargo lambda build --release --arm64 (imgtool-lambda, bin bootstrap)"
+bash scripts/libaom.sh "$TARGET_TRIPLE"
+aom_prefix="$PWD/target/libaom-$(sed -n 's/^AOM_VERSION=//p' scripts/libaom.sh)-$TARGET_TRIPLE"
+# These win over .cargo/config.toml's, which name the host's build.
+export LIB_AOM_STATIC_LIB_PATH="$aom_prefix/lib" LIB_AOM_INCLUDE_PATH="$aom_prefix/include" \
+  LIB_AOM_PKG_CONFIG_PATH="$aom_prefix/lib/pkgconfig"
+
+echo "==> cargo lambda build --release --arm64 --features aom (imgtool-lambda, bin bootstrap)"
 cargo lambda build --release --arm64 --locked --output-format zip \
-  -p imgtool-lambda --bin bootstrap
+  -p imgtool-lambda --features aom --bin bootstrap
 
 # cargo-lambda writes to <target dir>/lambda/<bin>/ (CARGO_TARGET_DIR and .cargo/config
 # can move the target dir; cargo metadata knows where it is).
@@ -83,6 +93,12 @@ for lib in $needed; do
   esac
 done
 
+# libaom is linked statically: its version string is in the binary, and no other libaom's.
+aom_version="$(sed -n 's/^AOM_VERSION=//p' scripts/libaom.sh)"
+aom_found="$(grep -aoE 'AOMedia Project AV1 Encoder v[0-9]+\.[0-9]+\.[0-9]+' "$bin" | sort -u | tr '\n' ' ')"
+[ "$aom_found" = "AOMedia Project AV1 Encoder v$aom_version " ] ||
+  fail "$bin should link libaom $aom_version alone; it holds: ${aom_found:-no libaom}"
+
 glibc="$(readelf -V "$bin" | { grep -o 'GLIBC_[0-9][0-9.]*' || true; } | sed 's/GLIBC_//' | sort -uV | tail -n 1)"
 [ -n "$glibc" ] || fail "$bin requires no GLIBC_ symbol versions: not a glibc binary?"
 if [ "$(printf '%s\n%s\n' "$glibc" "$MAX_GLIBC" | sort -V | tail -n 1)" != "$MAX_GLIBC" ]; then
@@ -102,6 +118,6 @@ size() {
   bytes="$(stat -c %s "$1")"
   awk -v b="$bytes" 'BEGIN { printf "%d bytes (%.1f MiB)", b, b / 1048576 }'
 }
-echo "==> AArch64 ELF; needs $(echo "$needed" | tr '\n' ' ')and glibc $glibc (at most $MAX_GLIBC)"
+echo "==> AArch64 ELF; needs $(echo "$needed" | tr '\n' ' ')and glibc $glibc (at most $MAX_GLIBC); libaom $aom_version"
 echo "==> binary: $bin: $(size "$bin")"
 echo "==> zip:    $zip: $(size "$zip")"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need (pinned), starts the local AWS API server
-# (moto) on a free loopback port, runs every test of the workspace, lints the SAM template,
-# and stops the server. Safe to run again: installs are skipped when already present.
+# The test command: installs what the tests need (pinned), builds the arm64 Lambda package,
+# starts the local AWS API server (moto) on a free loopback port, runs every test of the
+# workspace, lints the SAM template, and stops the server. Safe to run again: installs are skipped when already present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,6 +71,15 @@ cargo build -p imgtool-lambda --bin bootstrap --locked
 # through both encoders, with the pinned libaom that scripts/libaom.sh builds.
 bash scripts/libaom.sh
 cargo test -p imgcore --features aom --locked --lib --no-run
+# The deployable arm64 package (with libaom), built and checked by package.sh; a Lambda test
+# runs it under qemu-user against the runtime API emulator and the local server.
+bash scripts/package.sh
+if ! command -v qemu-aarch64 >/dev/null; then
+  echo "==> installing qemu-user (Debian)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-user >/dev/null
+fi
 
 source scripts/moto.sh
 
