@@ -75,10 +75,12 @@ zip="$target_dir/lambda/bootstrap/bootstrap.zip"
 [ -f "$zip" ] || fail "$zip was not produced"
 # With --output-format zip only the zip is written: check the binary it holds.
 bin="$target_dir/lambda/bootstrap/bootstrap"
+# With its mode from the zip (executable), as Lambda unpacks it.
 python3 - "$zip" "$bin" <<'EOF' || fail "cannot extract bootstrap from $zip"
-import shutil, sys, zipfile
+import os, shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, z.open("bootstrap") as src, open(sys.argv[2], "wb") as dst:
     shutil.copyfileobj(src, dst)
+    os.chmod(sys.argv[2], (z.getinfo("bootstrap").external_attr >> 16) & 0o777)
 EOF
 
 echo "==> checking $bin"
@@ -95,7 +97,7 @@ done
 
 # libaom is linked statically: its version string is in the binary, and no other libaom's.
 aom_version="$(sed -n 's/^AOM_VERSION=//p' scripts/libaom.sh)"
-aom_found="$(grep -aoE 'AOMedia Project AV1 Encoder v[0-9]+\.[0-9]+\.[0-9]+' "$bin" | sort -u | tr '\n' ' ')"
+aom_found="$({ grep -aoE 'AOMedia Project AV1 Encoder v[0-9]+\.[0-9]+\.[0-9]+' "$bin" || true; } | sort -u | tr '\n' ' ')"
 [ "$aom_found" = "AOMedia Project AV1 Encoder v$aom_version " ] ||
   fail "$bin should link libaom $aom_version alone; it holds: ${aom_found:-no libaom}"
 

@@ -464,7 +464,10 @@ async fn a_batch_of_large_progressive_jpegs_fits_the_function_memory() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_arm64_package_runs_under_qemu_and_writes_libaom_avif() {
     const RENDITIONS: &str = "200,avif,aom;100,webp";
-    let bin = super::root().join("target/lambda/bootstrap/bootstrap");
+    // Where package.sh put it: cargo's target directory.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| super::root().join("target"), std::path::PathBuf::from);
+    let bin = target.join("lambda/bootstrap/bootstrap");
     assert!(
         bin.exists(),
         "{} is missing: `bash scripts/package.sh` builds it (scripts/test.sh runs it first)",
@@ -475,14 +478,25 @@ async fn the_arm64_package_runs_under_qemu_and_writes_libaom_avif() {
     // The runtime API alone; the function is started here, as Lambda would start it.
     let (_apis, port) = start_emulator("cargo-lambda-apis", &["--only-lambda-apis"], &[]);
 
+    let photo = super::fixture("photo.jpg");
+    let etag = super::moto::upload(&l, "arm64/photo.jpg", photo.clone()).await;
+    let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag)]);
+    let ev = serde_json::from_str(
+        &ev.to_string()
+            .replace("uploads/my+holiday+photo%2B1.jpg", "arm64/photo.jpg"),
+    )
+    .unwrap();
+    // The invocation first, so that the function finds it on its first poll (the emulator
+    // answers an empty poll at once, where Lambda would hold it).
+    let invocation = std::thread::spawn(move || invoke(port, &ev));
+    std::thread::sleep(Duration::from_millis(500));
+
     let fn_log_path = std::env::temp_dir().join(format!("bootstrap-arm64-{port}.log"));
     let fn_log = std::fs::File::create(&fn_log_path).unwrap();
-    // Started through Debian's aarch64 dynamic loader: qemu-user 7.2 exits at once, silently
-    // and with status 1, when given this PIE directly.
+    // Its dynamic loader and libraries from Debian's aarch64 glibc (libc6-arm64-cross).
     let function = Command::new("qemu-aarch64")
-        .arg("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1")
-        .arg("--library-path")
-        .arg("/usr/aarch64-linux-gnu/lib")
+        .arg("-L")
+        .arg("/usr/aarch64-linux-gnu")
         .arg(&bin)
         // The emulator's runtime API for the function named `bootstrap`, which `invoke` calls.
         .env(
@@ -501,20 +515,23 @@ async fn the_arm64_package_runs_under_qemu_and_writes_libaom_avif() {
         .process_group(0)
         .spawn()
         .expect("qemu-aarch64 (Debian qemu-user; scripts/test.sh installs it)");
-    let _function = Watch(function);
-
-    let photo = super::fixture("photo.jpg");
-    let etag = super::moto::upload(&l, "arm64/photo.jpg", photo.clone()).await;
-    let ev = super::event_json("s3-put.json", &[("SOURCE_BUCKET", &l.src), ("ETAG", &etag)]);
-    let ev = serde_json::from_str(
-        &ev.to_string()
-            .replace("uploads/my+holiday+photo%2B1.jpg", "arm64/photo.jpg"),
-    )
-    .unwrap();
-    let (ok, out) = tokio::task::spawn_blocking(move || invoke(port, &ev))
-        .await
-        .unwrap();
+    let mut function = Watch(function);
     let fn_log = || std::fs::read_to_string(&fn_log_path).unwrap_or_default();
+    // Fail at once if the function dies (the invocation would wait out the emulator's
+    // timeout), and give up after five minutes.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !invocation.is_finished() {
+        if let Ok(Some(status)) = function.0.try_wait() {
+            panic!("the arm64 function exited ({status}):\n{}", fn_log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer in 5 min:\n{}",
+            fn_log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (ok, out) = invocation.join().unwrap();
     assert!(ok, "invoke failed: {out}\nfunction:\n{}", fn_log());
     assert!(out.contains("\"done\":1"), "{out}\nfunction:\n{}", fn_log());
 
