@@ -18,18 +18,11 @@ MAX_GLIBC=2.34 # glibc of Amazon Linux 2023 (provided.al2023)
 ALLOWED_LIBS="libc.so.6 libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libgcc_s.so.1 ld-linux-aarch64.so.1"
 
 fail() { echo "error: $*" >&2; exit 1; }
-if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-apt_updated=""
-apt_install() {
-  echo "==> installing $* (Debian)"
-  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
-}
 
 if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
   fail "cargo and rustup are required (install Rust with rustup: https://rustup.rs)"
 fi
-source scripts/ensure-build-tools.sh
+source scripts/ensure-build-tools.sh # and apt_install
 # Build scripts and proc macros run on this machine and are linked by the host's cc.
 command -v cc >/dev/null || apt_install gcc libc6-dev
 command -v readelf >/dev/null || apt_install binutils
@@ -58,7 +51,8 @@ echo "==> rustup target add $TARGET_TRIPLE"
 rustup target add "$TARGET_TRIPLE"
 
 bash scripts/libaom.sh "$TARGET_TRIPLE"
-aom_prefix="$PWD/target/libaom-$(sed -n 's/^AOM_VERSION=//p' scripts/libaom.sh)-$TARGET_TRIPLE"
+aom_version="$(sed -n 's/^AOM_VERSION=//p' scripts/libaom.sh)"
+aom_prefix="$PWD/target/libaom-$aom_version-$TARGET_TRIPLE"
 # These win over .cargo/config.toml's, which name the host's build.
 export LIB_AOM_STATIC_LIB_PATH="$aom_prefix/lib" LIB_AOM_INCLUDE_PATH="$aom_prefix/include" \
   LIB_AOM_PKG_CONFIG_PATH="$aom_prefix/lib/pkgconfig"
@@ -96,7 +90,6 @@ for lib in $needed; do
 done
 
 # libaom is linked statically: its version string is in the binary, and no other libaom's.
-aom_version="$(sed -n 's/^AOM_VERSION=//p' scripts/libaom.sh)"
 aom_found="$({ grep -aoE 'AOMedia Project AV1 Encoder v[0-9]+\.[0-9]+\.[0-9]+' "$bin" || true; } | sort -u | tr '\n' ' ')"
 [ "$aom_found" = "AOMedia Project AV1 Encoder v$aom_version " ] ||
   fail "$bin should link libaom $aom_version alone; it holds: ${aom_found:-no libaom}"

@@ -14,11 +14,8 @@ PY_DIFF="Pillow==13.0.0 numpy==2.4.6 scipy==1.17.1 ssimulacra2==0.3.0 pytest==9.
 VIPS_SERIES=8.14 # Debian 12's libvips-tools; the reference the suite's floors were set with
 VENV=.venv-test
 
-source scripts/ensure-build-tools.sh
-python3 -c 'import venv, ensurepip' 2>/dev/null || {
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
-}
+source scripts/ensure-build-tools.sh # and apt_install
+python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
 
 stamp="$VENV/.installed-$MOTO_VERSION-$CARGO_LAMBDA_VERSION-$CFN_LINT_VERSION-$CHECKOV_VERSION-$(echo "$PY_DIFF" | tr ' =' '_-')"
 if [ ! -f "$stamp" ]; then
@@ -32,27 +29,14 @@ if [ ! -f "$stamp" ]; then
   "$VENV/checkov/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION"
   touch "$stamp"
 fi
-if ! command -v vipsthumbnail >/dev/null; then
-  echo "==> installing libvips-tools (Debian)"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libvips-tools >/dev/null
-fi
-if ! command -v heif-convert >/dev/null; then
-  # libheif's own decoder (libheif + libde265): the HEIC suite's reference.
-  echo "==> installing libheif-examples (Debian)"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libheif-examples >/dev/null
-fi
+command -v vipsthumbnail >/dev/null || apt_install libvips-tools
+# libheif's own decoder (libheif + libde265): the HEIC suite's reference.
+command -v heif-convert >/dev/null || apt_install libheif-examples
 if ! command -v avifenc >/dev/null || ! command -v avifdec >/dev/null || ! command -v cjxl >/dev/null; then
   # Encoders the format tests make files with at test time: libavif's avifenc (0.11,
   # libaom; AVIF grids) and libjxl's cjxl (0.7; JPEG XL orientation and animation); and
   # libavif's avifdec, which reads imgtool's AVIF output back.
-  echo "==> installing libavif-bin libjxl-tools (Debian)"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libavif-bin libjxl-tools >/dev/null
+  apt_install libavif-bin libjxl-tools
 fi
 case "$(vips --version)" in
   "vips-$VIPS_SERIES".*) ;;
@@ -74,12 +58,7 @@ cargo test -p imgcore --features aom --locked --lib --no-run
 # The deployable arm64 package (with libaom), built and checked by package.sh; a Lambda test
 # runs it under qemu-user against the runtime API emulator and the local server.
 bash scripts/package.sh
-if ! command -v qemu-aarch64 >/dev/null; then
-  echo "==> installing qemu-user (Debian)"
-  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-user >/dev/null
-fi
+command -v qemu-aarch64 >/dev/null || apt_install qemu-user
 
 source scripts/moto.sh
 
