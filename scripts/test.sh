@@ -55,6 +55,9 @@ cargo build -p imgtool-lambda --bin bootstrap --locked
 # through both encoders, with the pinned libaom that scripts/libaom.sh builds.
 bash scripts/libaom.sh
 cargo test -p imgcore --features aom --locked --lib --no-run
+# The differential suite's imgtool, with libaom (the step before the suite only puts it back
+# in target/debug, where `cargo test` puts the build without the feature).
+cargo build -p imgtool --features aom --locked
 # The deployable arm64 package (with libaom), built and checked by package.sh; a Lambda test
 # runs it under qemu-user against the runtime API emulator and the local server.
 bash scripts/package.sh
@@ -68,8 +71,7 @@ echo "==> imgcore with libaom (feature aom)"
 cargo test -p imgcore --features aom --locked --lib
 
 echo "==> differential suite: imgtool against libvips and Pillow on the real-world corpus"
-# The suite's imgtool has libaom too, so its AVIF output cases run through both encoders
-# (built here, after `cargo test`, which builds imgtool without the feature).
+# The suite's imgtool has libaom too, so its AVIF output cases run through both encoders.
 cargo build -p imgtool --features aom --locked
 IMGTOOL_BIN="$PWD/target/debug/imgtool" IMGTOOL_EXPECT_AOM=1 "$VENV/bin/python" -m pytest \
   tests/differential -q -p no:cacheprovider
