@@ -457,8 +457,9 @@ async fn a_batch_of_large_progressive_jpegs_fits_the_function_memory() {
 /// (with libaom, cross-compiled), run under qemu-user (`qemu-aarch64`, with the aarch64 glibc
 /// of Debian's cross toolchain) against the runtime API emulator (`cargo lambda watch
 /// --only-lambda-apis`) and the local S3/DynamoDB. An upload becomes an AVIF rendition by
-/// libaom (the `aom` flag: a build without libaom refuses RENDITIONS at start-up) and a WebP
-/// one, both the picture the host's own render makes. `scripts/test.sh` builds the package
+/// libaom (the `aom` flag: a build without libaom refuses RENDITIONS at start-up; the AV1
+/// sequence header shows libaom's tool set, not rav1e's) and a WebP one, both the picture the
+/// host's own render makes. `scripts/test.sh` builds the package
 /// and installs qemu-user before the tests run. (Under emulation, so nothing about arm64
 /// speed.)
 #[tokio::test(flavor = "multi_thread")]
@@ -558,6 +559,18 @@ async fn the_arm64_package_runs_under_qemu_and_writes_libaom_avif() {
                 .await
                 .unwrap();
         let body = o.body.collect().await.unwrap().into_bytes();
+        if key.ends_with(".avif") {
+            // Which encoder wrote it: rav1e clears `enable_filter_intra` in the sequence
+            // header (it has no filter-intra tool), libaom leaves it set. The host's rav1e
+            // file shows the check tells the two apart.
+            let rav1e =
+                imgcore::render(&photo, &imgcore::Plan::parse("200,avif").unwrap()).unwrap();
+            assert!(!filter_intra_enabled(&rav1e.renditions[0].bytes));
+            assert!(
+                filter_intra_enabled(&body),
+                "{key}: the sequence header says rav1e, not libaom"
+            );
+        }
         let got = imgcore::render(&body, &imgcore::Plan::parse("orig,png").unwrap()).unwrap();
         let a = image::load_from_memory(&got.renditions[0].bytes)
             .unwrap()
@@ -581,4 +594,57 @@ async fn the_arm64_package_runs_under_qemu_and_writes_libaom_avif() {
             "{key}: PSNR {psnr:.1} dB against the host's render"
         );
     }
+}
+
+/// `enable_filter_intra` of the AV1 sequence header in an AVIF's `mdat` (the first item's
+/// data: a temporal delimiter, then the sequence header OBU), as the AV1 specification lays
+/// out a reduced still-picture header (5.5.1), which both of imgtool's encoders write.
+fn filter_intra_enabled(avif: &[u8]) -> bool {
+    let at = avif
+        .windows(4)
+        .position(|w| w == b"mdat")
+        .expect("an mdat box")
+        + 4;
+    let mut obus = &avif[at..];
+    loop {
+        let header = obus[0];
+        assert_eq!(
+            header & 0x86,
+            0x02,
+            "OBU header {header:#x}: expected a sized OBU"
+        );
+        let (mut size, mut n) = (0usize, 1usize);
+        loop {
+            let b = obus[n];
+            size |= usize::from(b & 0x7f) << (7 * (n - 1));
+            n += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        if (header >> 3) & 0x0f == 1 {
+            obus = &obus[n..n + size];
+            break;
+        }
+        obus = &obus[n + size..];
+    }
+    let mut bit = 0usize;
+    let mut read = |count: usize| -> usize {
+        let mut v = 0;
+        for _ in 0..count {
+            v = (v << 1) | usize::from((obus[bit / 8] >> (7 - bit % 8)) & 1);
+            bit += 1;
+        }
+        v
+    };
+    let _profile = read(3);
+    let _still_picture = read(1);
+    assert_eq!(read(1), 1, "not a reduced still-picture header");
+    let _level = read(5);
+    let width_bits = read(4) + 1;
+    let height_bits = read(4) + 1;
+    let _max_width = read(width_bits);
+    let _max_height = read(height_bits);
+    let _use_128x128_superblock = read(1);
+    read(1) == 1
 }
