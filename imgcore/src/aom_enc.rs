@@ -179,6 +179,8 @@ fn encode_tuned(
                 (aom::AV1E_SET_TRANSFER_CHARACTERISTICS, 13),
                 (aom::AV1E_SET_MATRIX_COEFFICIENTS, 6),
             ];
+            // libaom's filter-intra tool stays on (its default): the arm64 package test
+            // tells libaom's files from rav1e's by `enable_filter_intra` in the sequence header.
             let tuning = tune_iq.then_some((aom::AOME_SET_TUNING, AOM_TUNE_IQ));
             for (id, v) in controls.into_iter().chain(tuning) {
                 let r = aom::aom_codec_control(&mut ctx, id as c_int, v);

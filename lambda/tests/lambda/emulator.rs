@@ -596,9 +596,10 @@ async fn the_arm64_package_runs_under_qemu_and_writes_libaom_avif() {
     }
 }
 
-/// `enable_filter_intra` of the AV1 sequence header in an AVIF's `mdat` (the first item's
-/// data: a temporal delimiter, then the sequence header OBU), as the AV1 specification lays
-/// out a reduced still-picture header (5.5.1), which both of imgtool's encoders write.
+/// `enable_filter_intra` of the first AV1 sequence header OBU in an AVIF's `mdat`, read as
+/// the AV1 specification lays out a reduced still-picture header (5.5.1), which both of
+/// imgtool's encoders write. (The `mdat` is found by its type code: imgtool's AVIF boxes
+/// before it hold no payload that could contain one.)
 fn filter_intra_enabled(avif: &[u8]) -> bool {
     let at = avif
         .windows(4)
@@ -609,14 +610,16 @@ fn filter_intra_enabled(avif: &[u8]) -> bool {
     loop {
         let header = obus[0];
         assert_eq!(
-            header & 0x86,
+            header & 0x82,
             0x02,
-            "OBU header {header:#x}: expected a sized OBU"
+            "OBU header {header:#x}: expected a valid OBU with a size field"
         );
-        let (mut size, mut n) = (0usize, 1usize);
+        // After the header and its extension byte, when there is one: the LEB128 size.
+        let start = 1 + usize::from(header & 0x04 != 0);
+        let (mut size, mut n) = (0usize, start);
         loop {
             let b = obus[n];
-            size |= usize::from(b & 0x7f) << (7 * (n - 1));
+            size |= usize::from(b & 0x7f) << (7 * (n - start));
             n += 1;
             if b & 0x80 == 0 {
                 break;
